@@ -1,0 +1,51 @@
+// The admin listener (Home Assistant ingress): status page and admin API.
+import express, { type Express, type Router } from 'express';
+import { readFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { Logger } from '../core/logger.js';
+import { jsonErrorHandler, notFound } from '../http/errors.js';
+import { requestLog } from '../http/request-log.js';
+import { securityHeaders } from '../http/security.js';
+import { adminAuth } from './admin-auth.js';
+
+export interface AdminAppDeps {
+  log: Logger;
+  mode: 'addon' | 'standalone';
+  adminToken?: string;
+  status: () => Record<string, unknown>;
+  routers: Router[];
+}
+
+const pageDir = join(dirname(fileURLToPath(import.meta.url)), 'page');
+const asset = (name: string) => readFileSync(join(pageDir, name), 'utf8');
+
+export function createAdminApp(d: AdminAppDeps): Express {
+  const app = express();
+  app.disable('x-powered-by');
+  app.use(requestLog(d.log));
+  app.use(securityHeaders());
+  const auth = adminAuth(d.mode, d.adminToken);
+  // The page and its script hold no data; in add-on mode they too are ingress-only.
+  const pageGuard = d.mode === 'addon' ? auth : (_req: unknown, _res: unknown, next: () => void) => next();
+  const html = asset('index.html');
+  const js = asset('status.js');
+  const css = asset('status.css');
+  app.get('/', pageGuard, (_req, res) => {
+    res.type('html').send(html);
+  });
+  app.get('/status.js', pageGuard, (_req, res) => {
+    res.type('js').send(js);
+  });
+  app.get('/status.css', pageGuard, (_req, res) => {
+    res.type('css').send(css);
+  });
+  app.use('/api', auth);
+  app.get('/api/status', (_req, res) => {
+    res.json(d.status());
+  });
+  for (const r of d.routers) app.use('/api', r);
+  app.use(notFound);
+  app.use(jsonErrorHandler(d.log));
+  return app;
+}

@@ -1,0 +1,163 @@
+// The one configuration schema. Every setting is declared once here with its environment
+// name(s) (the seed's `.env` names) and whether it is an add-on option in config.yaml.
+import { z } from 'zod';
+import { bool, int, json, num, optionalString, stringList } from './coerce.js';
+
+export const KNOWN_SCOPES = ['events:fall:ingest', 'events:imu:ingest', 'devices:write'] as const;
+export type Scope = (typeof KNOWN_SCOPES)[number];
+
+export const SAFE_ID = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/;
+const MIN_SECRET = 16;
+
+const scopes = z
+  .union([z.string(), z.array(z.string())])
+  .transform((v) => (Array.isArray(v) ? v : v.split(/[\s,]+/)).filter(Boolean))
+  .pipe(z.array(z.enum(KNOWN_SCOPES, { error: `unknown scope; allowed: ${KNOWN_SCOPES.join(', ')}` })));
+
+const secret = z
+  .string({ error: 'secret must be a string' })
+  .min(MIN_SECRET, { error: `secret must be at least ${MIN_SECRET} characters` });
+
+const clientId = z.string().regex(SAFE_ID, { error: 'client id must be 1-64 characters of A-Z a-z 0-9 . _ : @ -' });
+
+export interface ClientConfig {
+  client_id: string;
+  secret: string;
+  scopes: Scope[];
+}
+
+const clientRecord = z.record(
+  z.string(),
+  z.union([secret, z.object({ secret, scopes: scopes.optional() })]),
+);
+const clientList = z.array(z.object({ client_id: clientId, secret, scopes: scopes.optional() }));
+
+/** Seed form {"id":"secret"}, extended form {"id":{"secret","scopes"}}, or the add-on's list form. */
+const clients = json(z.union([clientList, clientRecord]))
+  .transform((v): ClientConfig[] => {
+    const all = [...KNOWN_SCOPES];
+    if (Array.isArray(v)) return v.map((c) => ({ client_id: c.client_id, secret: c.secret, scopes: c.scopes?.length ? c.scopes : all }));
+    return Object.entries(v).map(([id, c]) =>
+      typeof c === 'string'
+        ? { client_id: id, secret: c, scopes: all }
+        : { client_id: id, secret: c.secret, scopes: c.scopes?.length ? c.scopes : all },
+    );
+  })
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    for (const c of list) {
+      if (!SAFE_ID.test(c.client_id)) ctx.addIssue({ code: 'custom', message: 'client id must be 1-64 characters of A-Z a-z 0-9 . _ : @ -' });
+      if (seen.has(c.client_id)) ctx.addIssue({ code: 'custom', message: `client "${c.client_id}" is listed twice` });
+      seen.add(c.client_id);
+    }
+  })
+  .default([]);
+
+export interface ApiKeyConfig {
+  name: string;
+  key: string;
+}
+const apiKeys = json(
+  z.union([
+    z.array(z.object({ name: clientId, key: secret })),
+    z.record(z.string().regex(SAFE_ID), secret),
+  ]),
+)
+  .transform((v): ApiKeyConfig[] => (Array.isArray(v) ? v : Object.entries(v).map(([name, key]) => ({ name, key }))))
+  .default([]);
+
+const logLevel = z
+  .preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal']))
+  .transform((v) => (v === 'warning' ? 'warn' : v))
+  .default('info');
+
+const url = z.preprocess(
+  (v) => (v === '' || v === null ? undefined : v),
+  z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
+);
+
+const measurement = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ and not start with a digit' });
+
+const decisionMode = z.enum(['model_only', 'sensor_only', 'sensor_or_model', 'sensor_and_model']);
+
+interface FieldOptions {
+  /** Shown as an add-on option in config.yaml. Standalone-only settings are false. */
+  addon?: boolean;
+  secret?: boolean;
+}
+const field = <S extends z.ZodType>(schema: S, env: string | string[], o: FieldOptions = {}) => ({
+  schema,
+  env: typeof env === 'string' ? [env] : env,
+  addon: o.addon ?? true,
+  secret: o.secret ?? false,
+});
+
+export const FIELDS = {
+  // listeners and storage
+  port: field(int(1, 65535).default(8080), 'PORT', { addon: false }),
+  ingress_port: field(int(1, 65535).default(8099), 'INGRESS_PORT', { addon: false }),
+  host: field(z.string().default('0.0.0.0'), ['HOST', 'TLS_HOST'], { addon: false }),
+  data_dir: field(optionalString(), 'DATA_DIR', { addon: false }),
+  admin_token: field(optionalString().refine((v) => v === undefined || v.length >= MIN_SECRET, { error: `must be at least ${MIN_SECRET} characters` }), 'ADMIN_TOKEN', { addon: false, secret: true }),
+  // logging and HTTP
+  log_level: field(logLevel, 'LOG_LEVEL'),
+  log_json: field(bool(true), 'LOG_JSON'),
+  allowed_origins: field(stringList().default([]), 'ALLOWED_ORIGINS'),
+  // tokens
+  jwt_aud: field(z.string().min(1).default('caredian-gw'), 'JWT_AUD'),
+  jwt_iss: field(z.string().min(1).default('urn:caredian:gw'), 'JWT_ISS'),
+  jwt_ttl_seconds: field(int(60, 7 * 86400).default(43200), 'JWT_TTL_SECONDS'),
+  jwt_private_pem_path: field(optionalString(), 'JWT_PRIVATE_PEM_PATH', { addon: false }),
+  jwt_public_pem_path: field(optionalString(), 'JWT_PUBLIC_PEM_PATH', { addon: false }),
+  cc_clients: field(clients, 'CC_CLIENTS_JSON', { secret: true }),
+  api_keys: field(apiKeys, 'API_KEYS_JSON', { secret: true }),
+  // TLS on the device port
+  tls_cert: field(optionalString(), 'TLS_CERT'),
+  tls_key: field(optionalString(), 'TLS_KEY'),
+  tls_ca: field(optionalString(), 'TLS_CA'),
+  tls_require_client_cert: field(bool(false), 'TLS_REQUIRE_CLIENT_CERT'),
+  // InfluxDB 1.x
+  influx_url: field(url, 'INFLUX_URL'),
+  influx_db: field(z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ -' }).default('sensors'), 'INFLUX_DB'),
+  influx_username: field(optionalString(), 'INFLUX_USERNAME'),
+  influx_password: field(optionalString(), 'INFLUX_PASSWORD', { secret: true }),
+  influx_timeout_sec: field(num(0.5, 300).default(10), 'INFLUX_TIMEOUT_SEC'),
+  influx_verify_tls: field(bool(true), 'INFLUX_VERIFY_TLS'),
+  influx_measurement: field(measurement.default('fall_events'), 'INFLUX_MEASUREMENT'),
+  influx_create_db: field(bool(true), 'INFLUX_CREATE_DB'),
+  // event log and devices
+  event_log_max_mb: field(int(1, 100_000).default(256), 'EVENT_LOG_MAX_MB'),
+  event_retention_days: field(int(1, 3650).default(30), 'EVENT_RETENTION_DAYS'),
+  device_offline_after_sec: field(int(10, 86400).default(600), 'DEVICE_OFFLINE_AFTER_SEC'),
+  location_default: field(z.string().min(1).max(64).default('home'), 'LOCATION_DEFAULT'),
+  // Home Assistant
+  ha_base_url: field(url, 'HA_BASE_URL', { addon: false }),
+  ha_token: field(optionalString(), 'HA_TOKEN', { addon: false, secret: true }),
+  request_timeout_sec: field(num(0.5, 300).default(10), 'REQUEST_TIMEOUT_SEC'),
+  ha_notify_mobile: field(stringList().default([]), 'HA_NOTIFY_MOBILE'),
+  // The persistent-notification service ('off' disables); the seed's 'notify.persistent_notification' still works.
+  ha_notify_persist: field(z.string().regex(/^(off|[a-z_]+\.[a-z0-9_]+)$/, { error: "must be a service like persistent_notification.create, or 'off'" }).default('persistent_notification.create'), 'HA_NOTIFY_PERSIST'),
+  // fall inference
+  fall_inference_enabled: field(bool(false), 'FALL_INFERENCE_ENABLED'),
+  fall_model_path: field(optionalString(), 'FALL_MODEL_PATH', { addon: false }),
+  fall_meta_path: field(optionalString(), 'FALL_META_PATH', { addon: false }),
+  fall_threshold: field(num(0, 1).optional(), 'FALL_THRESHOLD'),
+  fall_smooth_k: field(int(1, 100).optional(), 'FALL_SMOOTH_K'),
+  fall_ai_sustain_k: field(int(1, 100).optional(), 'FALL_AI_SUSTAIN_K'),
+  fall_seq_len: field(int(1, 100).optional(), 'FALL_SEQ_LEN'),
+  fall_cooldown_sec: field(int(0, 86400).default(300), 'FALL_COOLDOWN_SEC'),
+  fall_decision_mode: field(decisionMode.default('sensor_or_model'), 'FALL_DECISION_MODE'),
+};
+
+export type FieldName = keyof typeof FIELDS;
+type Shape = { [K in FieldName]: (typeof FIELDS)[K]['schema'] };
+
+export const ConfigSchema = z.object(
+  Object.fromEntries(Object.entries(FIELDS).map(([k, f]) => [k, f.schema])) as Shape,
+);
+
+export type RawConfig = z.output<typeof ConfigSchema>;
+/** The loaded configuration: the schema's output plus what the loader decides (mode, data dir). */
+export type Config = Omit<RawConfig, 'data_dir'> & { data_dir: string; mode: 'addon' | 'standalone' };

@@ -1,0 +1,298 @@
+// The durable, append-only event log. An append resolves only after its bytes are fsync'd;
+// concurrent appends share one write and one fdatasync (group commit).
+import { EventEmitter } from 'node:events';
+import { mkdirSync, openSync, closeSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
+import { join } from 'node:path';
+import { fsyncDir } from '../core/files.js';
+import { encodeRecord, listSegments, readRecords, segmentName } from './segment-files.js';
+import type { StoredEvent } from './types.js';
+
+export class BackpressureError extends Error {
+  constructor(readonly retryAfterSec: number) {
+    super('event log is full');
+  }
+}
+
+export class StorageError extends Error {}
+
+export interface EventLogOptions {
+  dir: string;
+  maxBytes: number;
+  segmentBytes?: number;
+  /** Roll the active segment after this long, so old data can be released or expire. */
+  segmentMaxAgeMs?: number;
+  /** Committed records kept in memory for the writer's fast path. */
+  cacheRecords?: number;
+}
+
+type Unsequenced = Omit<StoredEvent, 'seq' | 'received_ms'> & { received_ms?: number };
+
+interface Waiter {
+  data: string;
+  bytes: number;
+  records: StoredEvent[];
+  resolve: (r: StoredEvent[]) => void;
+  reject: (e: Error) => void;
+}
+
+interface Segment {
+  firstSeq: number;
+  path: string;
+  size: number;
+}
+
+export class EventLog extends EventEmitter<{ committed: [number] }> {
+  private segments: Segment[] = [];
+  private fh?: FileHandle;
+  private activeSize = 0;
+  private activeOpenedAt = Date.now();
+  private nextSeq = 1;
+  private committed = 0;
+  private totalBytes = 0;
+  private pending: Waiter[] = [];
+  private pendingBytes = 0;
+  private flushing?: Promise<void>;
+  private lastError?: string;
+  private recent: StoredEvent[] = [];
+  private cacheFrom = 0;
+  private readPos?: { path: string; offset: number; lastSeq: number };
+  private readonly segmentBytes: number;
+  private readonly segmentMaxAgeMs: number;
+  private readonly cacheRecords: number;
+
+  constructor(private readonly o: EventLogOptions) {
+    super();
+    this.segmentBytes = o.segmentBytes ?? 16 * 1024 * 1024;
+    this.segmentMaxAgeMs = o.segmentMaxAgeMs ?? 24 * 3600_000;
+    this.cacheRecords = o.cacheRecords ?? 50_000;
+  }
+
+  /** Recovers the log: cuts a torn tail, then calls `visit` for every retained record in order. */
+  async open(visit?: (r: StoredEvent) => void): Promise<void> {
+    mkdirSync(this.o.dir, { recursive: true });
+    const found = listSegments(this.o.dir);
+    for (const [i, s] of found.entries()) {
+      let offset = 0;
+      const size = statSync(s.path).size;
+      while (offset < size) {
+        const { records, next, corruptAt } = readRecords(s.path, offset, 8 * 1024 * 1024);
+        for (const r of records) {
+          visit?.(r);
+          this.committed = Math.max(this.committed, r.seq);
+        }
+        if (corruptAt !== undefined || next === offset) {
+          // Only the newest segment can have a torn tail; anything else is real corruption.
+          if (i !== found.length - 1) throw new StorageError(`event log segment ${s.path} is corrupt at byte ${corruptAt ?? next}`);
+          truncateSync(s.path, next);
+          break;
+        }
+        offset = next;
+      }
+      const finalSize = statSync(s.path).size;
+      this.segments.push({ firstSeq: s.firstSeq, path: s.path, size: finalSize });
+      this.totalBytes += finalSize;
+    }
+    this.nextSeq = Math.max(this.committed + 1, (this.segments.at(-1)?.firstSeq ?? 1));
+    this.cacheFrom = this.committed;
+    if (this.segments.length === 0) await this.roll();
+    else {
+      const last = this.segments.at(-1)!;
+      this.fh = await open(last.path, 'r+');
+      this.activeSize = last.size;
+      this.activeOpenedAt = Date.now();
+    }
+  }
+
+  get lastCommittedSeq(): number {
+    return this.committed;
+  }
+
+  get sizeBytes(): number {
+    return this.totalBytes + this.pendingBytes;
+  }
+
+  get maxBytes(): number {
+    return this.o.maxBytes;
+  }
+
+  get healthy(): { ok: boolean; error?: string } {
+    return this.lastError ? { ok: false, error: this.lastError } : { ok: true };
+  }
+
+  /** Assigns sequence numbers and resolves once the records are on disk. */
+  append(items: Unsequenced[]): Promise<StoredEvent[]> {
+    if (!this.fh) return Promise.reject(new StorageError('event log is closed'));
+    const bytesGuess = items.length * 256;
+    if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
+    const now = Date.now();
+    const records = items.map((it) => ({ ...it, received_ms: it.received_ms ?? now, seq: this.nextSeq++ }) as StoredEvent);
+    const data = records.map(encodeRecord).join('');
+    const bytes = Buffer.byteLength(data);
+    return new Promise<StoredEvent[]>((resolve, reject) => {
+      this.pending.push({ data, bytes, records, resolve, reject });
+      this.pendingBytes += bytes;
+      this.flushing ??= this.flushLoop();
+    });
+  }
+
+  private async flushLoop(): Promise<void> {
+    try {
+      while (this.pending.length) {
+        const batch = this.pending;
+        this.pending = [];
+        const bytes = batch.reduce((n, w) => n + w.bytes, 0);
+        this.pendingBytes -= bytes;
+        const buf = Buffer.from(batch.map((w) => w.data).join(''));
+        try {
+          await this.writeDurably(buf);
+        } catch (e) {
+          this.lastError = `event log write failed: ${(e as Error).message}`;
+          const err = new StorageError(this.lastError);
+          for (const w of batch) w.reject(err);
+          continue;
+        }
+        this.lastError = undefined;
+        for (const w of batch) {
+          for (const r of w.records) this.remember(r);
+          w.resolve(w.records);
+        }
+        this.emit('committed', this.committed);
+        if (this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs)) await this.roll();
+      }
+    } finally {
+      this.flushing = undefined;
+    }
+  }
+
+  private async writeDurably(buf: Buffer): Promise<void> {
+    const fh = this.fh!;
+    try {
+      let off = 0;
+      while (off < buf.length) {
+        const { bytesWritten } = await fh.write(buf, off, buf.length - off, this.activeSize + off);
+        off += bytesWritten;
+      }
+      await fh.datasync();
+    } catch (e) {
+      // Cut whatever part of the batch reached the file, so the next batch starts on a clean line.
+      await fh.truncate(this.activeSize).catch(() => undefined);
+      throw e;
+    }
+    this.activeSize += buf.length;
+    this.totalBytes += buf.length;
+    this.segments.at(-1)!.size = this.activeSize;
+  }
+
+  private remember(r: StoredEvent): void {
+    this.committed = r.seq;
+    this.recent.push(r);
+    if (this.recent.length > this.cacheRecords * 1.25) {
+      const drop = this.recent.length - this.cacheRecords;
+      this.cacheFrom = this.recent[drop - 1]!.seq;
+      this.recent = this.recent.slice(drop);
+    }
+  }
+
+  private async roll(): Promise<void> {
+    await this.fh?.close();
+    const path = join(this.o.dir, segmentName(this.nextSeq));
+    closeSync(openSync(path, 'a'));
+    fsyncDir(this.o.dir);
+    this.fh = await open(path, 'r+');
+    this.segments.push({ firstSeq: this.nextSeq, path, size: 0 });
+    this.activeSize = 0;
+    this.activeOpenedAt = Date.now();
+  }
+
+  /** Up to `max` committed records with seq > `after`, in order. */
+  readAfter(after: number, max: number): StoredEvent[] {
+    if (after >= this.committed) return [];
+    if (after >= this.cacheFrom) {
+      let lo = 0;
+      let hi = this.recent.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if (this.recent[mid]!.seq <= after) lo = mid + 1;
+        else hi = mid;
+      }
+      return this.recent.slice(lo, lo + max);
+    }
+    return this.readFromFiles(after, max);
+  }
+
+  private readFromFiles(after: number, max: number): StoredEvent[] {
+    const out: StoredEvent[] = [];
+    let idx = this.segments.findLastIndex((s) => s.firstSeq <= after + 1);
+    if (idx < 0) idx = 0;
+    let pos = this.readPos && this.readPos.lastSeq === after && this.segments[idx]?.path === this.readPos.path ? this.readPos.offset : 0;
+    while (idx < this.segments.length && out.length < max) {
+      const seg = this.segments[idx]!;
+      const end = seg.size;
+      if (pos >= end) {
+        idx++;
+        pos = 0;
+        continue;
+      }
+      const { records, ends, next } = readRecords(seg.path, pos, 4 * 1024 * 1024, end);
+      if (next === pos) break;
+      for (const [i, r] of records.entries()) {
+        if (r.seq <= after) continue;
+        out.push(r);
+        this.readPos = { path: seg.path, offset: ends[i]!, lastSeq: r.seq };
+        if (out.length >= max) return out;
+      }
+      pos = next;
+    }
+    return out;
+  }
+
+  canRelease(upTo: number): boolean {
+    return this.segments.length > 1 && this.segments[1]!.firstSeq - 1 <= upTo;
+  }
+
+  /** Deletes closed segments whose every record has seq <= `upTo`. */
+  release(upTo: number): number {
+    let n = 0;
+    while (this.segments.length > 1 && this.segments[1]!.firstSeq - 1 <= upTo) {
+      const s = this.segments.shift()!;
+      this.totalBytes -= s.size;
+      if (this.readPos?.path === s.path) this.readPos = undefined;
+      unlinkSync(s.path);
+      n++;
+    }
+    if (n) fsyncDir(this.o.dir);
+    return n;
+  }
+
+  /** Deletes closed segments last written before `cutoffMs` (embedded-store retention). */
+  expireBefore(cutoffMs: number): number {
+    let n = 0;
+    while (this.segments.length > 1 && statSync(this.segments[0]!.path).mtimeMs < cutoffMs) {
+      const s = this.segments.shift()!;
+      this.totalBytes -= s.size;
+      unlinkSync(s.path);
+      n++;
+    }
+    return n;
+  }
+
+  /** Every retained record, oldest first, for the embedded store's queries. */
+  *scan(): Generator<StoredEvent> {
+    for (const s of [...this.segments]) {
+      let pos = 0;
+      while (pos < s.size) {
+        const { records, next } = readRecords(s.path, pos, 4 * 1024 * 1024, s.size);
+        yield* records;
+        if (next === pos) break;
+        pos = next;
+      }
+    }
+  }
+
+  async close(): Promise<void> {
+    while (this.flushing) await this.flushing;
+    await this.fh?.close();
+    this.fh = undefined;
+  }
+}

@@ -1,0 +1,42 @@
+// Reading stored fall events back: from the event log (embedded store) or from InfluxDB.
+import { escape, type InfluxDB } from 'influx';
+import type { EventStore } from './event-store.js';
+
+export interface EventQuery {
+  deviceId?: string;
+  sinceMs?: number;
+  limit: number;
+}
+
+export interface EventRow {
+  time: string;
+  device_id: string;
+  location: string;
+  event: string;
+  prob: number;
+  source: string;
+  event_id: string;
+}
+
+/** Newest first, from the retained log segments. */
+export function queryLog(store: EventStore, q: EventQuery): EventRow[] {
+  const rows: EventRow[] = [];
+  for (const r of store.log.scan()) {
+    if (r.kind !== 'fall') continue;
+    if (q.deviceId !== undefined && r.device_id !== q.deviceId) continue;
+    const ms = Number(BigInt(r.ts_ns) / 1_000_000n);
+    if (q.sinceMs !== undefined && ms < q.sinceMs) continue;
+    rows.push({ time: new Date(ms).toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source, event_id: r.event_id });
+  }
+  rows.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
+  return rows.slice(0, q.limit);
+}
+
+export async function queryInflux(influx: InfluxDB, measurement: string, q: EventQuery): Promise<EventRow[]> {
+  const where: string[] = [];
+  if (q.deviceId !== undefined) where.push(`"device_id" = ${escape.stringLit(q.deviceId)}`);
+  if (q.sinceMs !== undefined) where.push(`time >= ${Math.floor(q.sinceMs)}ms`);
+  const sql = `SELECT "prob", "event_id", "device_id", "location", "event", "source" FROM ${escape.measurement(measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC LIMIT ${q.limit}`;
+  const rows = await influx.query<{ time: Date; prob: number; event_id: string; device_id: string; location: string; event: string; source: string }>(sql);
+  return rows.map((r) => ({ time: r.time.toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source ?? 'sensor', event_id: r.event_id }));
+}

@@ -1,0 +1,138 @@
+// Ingest path on top of the log: idempotent retries, unique per-device nanosecond timestamps,
+// durable append, then the event bus. State that outlives released segments sits in state.json.
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../core/files.js';
+import type { EventBus } from '../core/event-bus.js';
+import { EventLog } from './event-log.js';
+import type { NewRecord, StoredEvent } from './types.js';
+
+const DEDUPE_WINDOW_MS = 24 * 3600_000;
+const DEDUPE_MAX = 1_000_000;
+
+interface Snapshot {
+  lastNs: Record<string, string>;
+  ids: [key: string, eventId: string, atMs: number][];
+}
+
+export interface IngestResult {
+  event: StoredEvent;
+  duplicate: boolean;
+}
+
+export class EventStore {
+  private lastNs = new Map<string, bigint>();
+  /** (device, client event id) → the stored event id and when it was accepted. */
+  private ids = new Map<string, { eventId: string; at: number }>();
+  private readonly statePath: string;
+
+  constructor(
+    readonly log: EventLog,
+    private readonly bus: EventBus,
+    dir: string,
+  ) {
+    this.statePath = join(dir, 'state.json');
+  }
+
+  async open(): Promise<void> {
+    if (existsSync(this.statePath)) {
+      const s = JSON.parse(readFileSync(this.statePath, 'utf8')) as Snapshot;
+      for (const [d, ns] of Object.entries(s.lastNs)) this.lastNs.set(d, BigInt(ns));
+      const cutoff = Date.now() - DEDUPE_WINDOW_MS;
+      for (const [k, eventId, at] of s.ids) if (at > cutoff) this.ids.set(k, { eventId, at });
+    }
+    await this.log.open((r) => this.observe(r));
+  }
+
+  private observe(r: StoredEvent): void {
+    const ns = BigInt(r.ts_ns);
+    const prev = this.lastNs.get(r.device_id);
+    if (prev === undefined || ns > prev) this.lastNs.set(r.device_id, ns);
+    if (r.kind === 'fall' && Date.now() - r.received_ms < DEDUPE_WINDOW_MS) this.ids.set(idKey(r.device_id, r.event_id), { eventId: r.event_id, at: r.received_ms });
+  }
+
+  /**
+   * Stores one record durably. When `clientEventId` is given (a fall's event id chosen by the
+   * device), a retry within a day returns the first stored event instead of storing a second.
+   */
+  async ingest(rec: NewRecord, clientEventId?: string): Promise<IngestResult> {
+    const results = await this.ingestMany([{ rec, clientEventId }]);
+    return results[0]!;
+  }
+
+  async ingestMany(items: { rec: NewRecord; clientEventId?: string }[]): Promise<IngestResult[]> {
+    const out: (IngestResult | undefined)[] = [];
+    const fresh: { i: number; key?: string; body: Omit<StoredEvent, 'seq' | 'received_ms'> }[] = [];
+    const now = Date.now();
+    for (const [i, { rec, clientEventId }] of items.entries()) {
+      const key = clientEventId !== undefined ? idKey(rec.device_id, clientEventId) : undefined;
+      const seen = key ? this.ids.get(key) : undefined;
+      if (seen && now - seen.at < DEDUPE_WINDOW_MS) {
+        out[i] = { event: { ...rec, ts_ns: '0', seq: 0, received_ms: seen.at, event_id: seen.eventId } as StoredEvent, duplicate: true };
+        continue;
+      }
+      const { ts, ...body } = rec;
+      // Reserve the id now so a concurrent retry of the same event is seen as a duplicate.
+      if (key && body.kind === 'fall') this.ids.set(key, { eventId: body.event_id, at: now });
+      fresh.push({ i, key, body: { ...body, ts_ns: this.allocate(rec.device_id, ts) } });
+    }
+    if (fresh.length) {
+      let stored: StoredEvent[];
+      try {
+        stored = await this.log.append(fresh.map((f) => f.body));
+      } catch (e) {
+        for (const f of fresh) if (f.key) this.ids.delete(f.key);
+        throw e;
+      }
+      for (const [j, f] of fresh.entries()) out[f.i] = { event: stored[j]!, duplicate: false };
+      this.trimIds();
+      for (const ev of stored) this.bus.emit('event.stored', ev);
+    }
+    return out as IngestResult[];
+  }
+
+  /** Event time in ns, strictly after the device's previous one so no point overwrites another. */
+  private allocate(deviceId: string, tsSeconds: number): string {
+    let ns = BigInt(Math.round(tsSeconds * 1e6)) * 1000n;
+    const prev = this.lastNs.get(deviceId);
+    if (prev !== undefined && ns <= prev) ns = prev + 1n;
+    this.lastNs.set(deviceId, ns);
+    return ns.toString();
+  }
+
+  private trimIds(): void {
+    const cutoff = Date.now() - DEDUPE_WINDOW_MS;
+    for (const [k, v] of this.ids) {
+      if (v.at > cutoff && this.ids.size <= DEDUPE_MAX) break;
+      this.ids.delete(k);
+    }
+  }
+
+  /** Releases log segments up to `seq` after saving the state they carried. */
+  release(seq: number): void {
+    if (!this.log.canRelease(seq)) return;
+    this.saveSnapshot();
+    this.log.release(seq);
+  }
+
+  expireBefore(cutoffMs: number): void {
+    this.saveSnapshot();
+    this.log.expireBefore(cutoffMs);
+  }
+
+  private saveSnapshot(): void {
+    const snap: Snapshot = {
+      lastNs: Object.fromEntries([...this.lastNs].map(([d, ns]) => [d, ns.toString()])),
+      ids: [...this.ids].map(([k, v]) => [k, v.eventId, v.at]),
+    };
+    writeFileAtomic(this.statePath, JSON.stringify(snap));
+  }
+
+  async close(): Promise<void> {
+    await this.log.close();
+  }
+}
+
+function idKey(deviceId: string, eventId: string): string {
+  return `${deviceId}\u0000${eventId}`;
+}

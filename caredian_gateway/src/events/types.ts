@@ -1,0 +1,37 @@
+// Records in the durable event log. Every record carries a unique nanosecond timestamp per
+// device (`ts_ns`), so nothing a device sends can overwrite another of its points in InfluxDB.
+
+export interface FallRecord {
+  kind: 'fall';
+  device_id: string;
+  location: string;
+  event: string;
+  prob: number;
+  event_id: string;
+  /** sensor (reported by the device), model (decided by the gateway) or both. */
+  source: 'sensor' | 'model' | 'both';
+  client_id?: string;
+}
+
+export interface HeartbeatRecord {
+  kind: 'heartbeat';
+  device_id: string;
+  battery?: number;
+  rssi?: number;
+  fw?: string;
+  uptime_s?: number;
+  client_id?: string;
+}
+
+export type RecordBody = FallRecord | HeartbeatRecord;
+
+/** What the caller hands to the log: the body plus the time the event happened (epoch seconds). */
+export type NewRecord = RecordBody & { ts: number };
+
+export type StoredEvent = RecordBody & {
+  seq: number;
+  /** Event time, epoch nanoseconds as a decimal string (unique per device). */
+  ts_ns: string;
+  /** When the gateway received it, epoch milliseconds. */
+  received_ms: number;
+};

@@ -1,0 +1,194 @@
+// The composition root: builds every module from the configuration and wires them together.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { z } from 'zod';
+import type { Config } from './config/schema.js';
+import type { Logger } from './core/logger.js';
+import { EventBus } from './core/event-bus.js';
+import type { GatewayModule } from './core/module.js';
+import { VERSION } from './core/version.js';
+import { ensureAdminToken } from './core/admin-token.js';
+import { ClientStore } from './auth/client-store.js';
+import { SigningKeys } from './auth/signing-keys.js';
+import { TokenService } from './auth/tokens.js';
+import { tokenRouter, TokenRequestSchema, TokenResponseSchema, type TokenRouteOptions } from './auth/token-route.js';
+import { EventLog } from './events/event-log.js';
+import { EventStore } from './events/event-store.js';
+import { fallRouter } from './events/fall-route.js';
+import { ErrorSchema, FallEventResponseSchema, FallEventSchema, HeartbeatSchema } from './events/schemas.js';
+import { DeviceRegistry } from './devices/registry.js';
+import { heartbeatRouter } from './devices/heartbeat-route.js';
+import { createInfluxClient } from './influx/client.js';
+import { InfluxWriter } from './influx/writer.js';
+import { createDeviceApp } from './http/device-app.js';
+import { createAdminApp } from './admin/admin-app.js';
+import { dataRouter } from './admin/data-routes.js';
+import { Readiness } from './http/readiness.js';
+import { closeServer, listen } from './http/listen.js';
+import type { RouteDoc } from './http/openapi.js';
+
+export interface GatewayOptions {
+  tokenRoute?: TokenRouteOptions;
+}
+
+const RETENTION_SWEEP_MS = 3600_000;
+
+export class Gateway {
+  deviceServer?: Server;
+  adminServer?: Server;
+  private timers: NodeJS.Timeout[] = [];
+  private readonly startedAt = Date.now();
+
+  private constructor(
+    readonly config: Config,
+    readonly log: Logger,
+    readonly bus: EventBus,
+    readonly store: EventStore,
+    readonly devices: DeviceRegistry,
+    readonly modules: GatewayModule[],
+    readonly readiness: Readiness,
+    readonly deviceApp: ReturnType<typeof createDeviceApp>,
+    readonly adminApp: ReturnType<typeof createAdminApp>,
+    readonly adminToken: string | undefined,
+    readonly writer?: InfluxWriter,
+  ) {}
+
+  static async create(c: Config, log: Logger, o: GatewayOptions = {}): Promise<Gateway> {
+    mkdirSync(c.data_dir, { recursive: true, mode: 0o700 });
+    const bus = new EventBus(log);
+
+    const clients = new ClientStore(ClientStore.path(c.data_dir));
+    await clients.load(c.cc_clients);
+    if (clients.size === 0) log.warn('no OAuth clients configured (CC_CLIENTS_JSON / cc_clients): devices cannot get tokens');
+    const keys =
+      c.jwt_private_pem_path && c.jwt_public_pem_path
+        ? await SigningKeys.fromPemFiles(c.jwt_private_pem_path, c.jwt_public_pem_path, c.jwt_ttl_seconds)
+        : await SigningKeys.fromDataDir(c.data_dir, c.jwt_ttl_seconds);
+    const tokens = new TokenService(keys, { issuer: c.jwt_iss, audience: c.jwt_aud, ttlSeconds: c.jwt_ttl_seconds });
+
+    const logDir = join(c.data_dir, 'eventlog');
+    const store = new EventStore(new EventLog({ dir: logDir, maxBytes: c.event_log_max_mb * 1024 * 1024 }), bus, logDir);
+    await store.open();
+    const devices = new DeviceRegistry(c.data_dir, bus, log.child({ module: 'devices' }), c.device_offline_after_sec * 1000);
+
+    const influx = createInfluxClient(c);
+    const writer = influx
+      ? new InfluxWriter(influx, store, log.child({ module: 'influx' }), { database: c.influx_db, measurement: c.influx_measurement, createDatabase: c.influx_create_db, dir: logDir })
+      : undefined;
+    const modules: GatewayModule[] = [devices, ...(writer ? [writer] : [])];
+
+    const readiness = new Readiness();
+    readiness.add('storage', () => {
+      const h = store.log.healthy;
+      const full = store.log.sizeBytes >= store.log.maxBytes;
+      return { ready: h.ok && !full, detail: h.error ?? (full ? 'event log is full (backpressure)' : 'writable'), log_bytes: store.log.sizeBytes, log_max_bytes: store.log.maxBytes };
+    });
+    readiness.add('influxdb', () => (writer ? writer.status() : { ready: true, detail: 'not configured: events are kept in the embedded event log' }));
+    readiness.add('model', () => (c.fall_inference_enabled ? { ready: false, detail: 'fall inference is enabled but no model runtime is available in this version' } : { ready: true, detail: 'disabled' }));
+    readiness.add('home_assistant', () => ({ ready: true, detail: c.ha_base_url || process.env.SUPERVISOR_TOKEN ? 'configured (integration not active in this version)' : 'not configured' }));
+    readiness.addModule(devices);
+
+    const docs: RouteDoc[] = [
+      {
+        method: 'post', path: '/auth/cc/token', summary: 'Get an access token (OAuth 2.0 client credentials, RFC 6749 §4.4)',
+        description: 'Form body with grant_type=client_credentials and HTTP Basic client authentication, or the JSON body {client_id, client_secret, scope}.',
+        body: TokenRequestSchema, bodyType: 'application/x-www-form-urlencoded',
+        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 429: { description: 'too many failed attempts' } },
+      },
+      {
+        method: 'post', path: '/events/fall', summary: 'Report an event (fall, sit, walk, ...) from a device', scope: 'events:fall:ingest',
+        description: 'A 200 means the event is stored durably. Retrying with the same event_id within a day is acknowledged without storing twice.',
+        body: FallEventSchema,
+        responses: { 200: { description: 'stored', schema: FallEventResponseSchema }, 400: { description: 'invalid body', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 413: { description: 'body too large' }, 415: { description: 'not JSON' }, 503: { description: 'backlog full or storage failing; retry after Retry-After seconds' } },
+      },
+      {
+        method: 'post', path: '/devices/heartbeat', summary: 'Device liveness, battery, signal and firmware', scope: 'devices:write',
+        body: HeartbeatSchema,
+        responses: { 200: { description: 'stored', schema: z.object({ ok: z.literal(true), written: z.literal(1) }) }, 400: { description: 'invalid body', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 503: { description: 'retry later' } },
+      },
+    ];
+    const deviceApp = createDeviceApp({
+      log,
+      version: VERSION,
+      allowedOrigins: c.allowed_origins,
+      readiness,
+      tokens,
+      issuer: c.jwt_iss,
+      routers: [
+        tokenRouter(clients, tokens, log.child({ module: 'token' }), o.tokenRoute),
+        fallRouter({ tokens, store, devices, locationDefault: c.location_default, log }),
+        heartbeatRouter({ tokens, store, devices, log }),
+      ],
+      docs,
+    });
+
+    let adminToken = c.admin_token;
+    if (c.mode === 'standalone' && !adminToken) {
+      const t = ensureAdminToken(c.data_dir);
+      adminToken = t.token;
+      log.info({ file: t.path }, t.created ? 'generated an admin token for the admin listener; it is in this file' : 'admin token read from file');
+    }
+    let gw: Gateway | undefined;
+    const adminApp = createAdminApp({
+      log,
+      mode: c.mode,
+      adminToken,
+      status: () => gw!.statusReport(),
+      routers: [dataRouter({ store, devices, influx, measurement: c.influx_measurement, log })],
+    });
+    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, adminApp, adminToken, writer);
+    if (!c.jwt_private_pem_path) {
+      const t = setInterval(() => keys.reloadIfChanged().then((changed) => changed && log.info('signing keys reloaded'), (err: unknown) => log.error({ err }, 'could not reload signing keys')), 10_000);
+      t.unref();
+      gw.timers.push(t);
+    }
+    if (!writer) {
+      const sweep = () => store.expireBefore(Date.now() - c.event_retention_days * 86400_000);
+      const t = setInterval(sweep, RETENTION_SWEEP_MS);
+      t.unref();
+      gw.timers.push(t);
+    }
+    return gw;
+  }
+
+  statusReport(): Record<string, unknown> {
+    const r = this.readiness.evaluate();
+    return {
+      version: VERSION,
+      mode: this.config.mode,
+      uptime_s: (Date.now() - this.startedAt) / 1000,
+      ready: r.ready,
+      checks: r.checks,
+      storage: { data_dir: this.config.data_dir, log_bytes: this.store.log.sizeBytes, last_seq: this.store.log.lastCommittedSeq },
+    };
+  }
+
+  async start(): Promise<void> {
+    for (const m of this.modules) await m.start();
+    const c = this.config;
+    const tls = c.tls_cert && c.tls_key ? { cert: c.tls_cert, key: c.tls_key, ca: c.tls_ca, requireClientCert: c.tls_require_client_cert } : undefined;
+    this.deviceServer = await listen(this.deviceApp, c.port, c.host, tls);
+    this.adminServer = await listen(this.adminApp, c.ingress_port, c.host);
+    this.log.info(
+      { version: VERSION, mode: c.mode, device_port: this.devicePort, tls: Boolean(tls), mtls: Boolean(tls?.requireClientCert), admin_port: this.adminPort, influx: c.influx_url ? 'configured' : 'embedded event log', data_dir: c.data_dir },
+      'CareDian Gateway started',
+    );
+  }
+
+  get devicePort(): number {
+    return (this.deviceServer?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  get adminPort(): number {
+    return (this.adminServer?.address() as AddressInfo | null)?.port ?? 0;
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearInterval(t);
+    await Promise.all([closeServer(this.deviceServer), closeServer(this.adminServer)]);
+    for (const m of [...this.modules].reverse()) await m.stop();
+    await this.store.close();
+  }
+}

@@ -1,0 +1,37 @@
+import type { Response, Request, NextFunction, ErrorRequestHandler } from 'express';
+import type { z } from 'zod';
+import type { Logger } from '../core/logger.js';
+
+/** The device and admin APIs' error shape: {"ok":false,"error":code,"error_description":text}. */
+export function sendError(res: Response, status: number, error: string, description: string, extra: Record<string, unknown> = {}): void {
+  res.status(status).json({ ok: false, error, error_description: description, ...extra });
+}
+
+/** One line per problem: `field: message`, without echoing values. */
+export function zodProblems(err: z.ZodError): string[] {
+  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`);
+}
+
+export function sendValidationError(res: Response, err: z.ZodError): void {
+  const problems = zodProblems(err);
+  sendError(res, 400, 'invalid_request', problems.join('; '), { problems });
+}
+
+/** Turns body-parser and other thrown errors into JSON instead of HTML stack traces. */
+export function jsonErrorHandler(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req: Request, res: Response, _next: NextFunction) => {
+    const e = err as { type?: string; status?: number; statusCode?: number; expose?: boolean; message?: string };
+    const status = e.status ?? e.statusCode ?? 500;
+    if (res.headersSent) return;
+    if (e.type === 'entity.too.large') return sendError(res, 413, 'payload_too_large', 'request body is larger than this route accepts');
+    if (e.type === 'entity.parse.failed') return sendError(res, 400, 'invalid_request', 'request body is not valid JSON');
+    if (e.type === 'encoding.unsupported' || e.type === 'charset.unsupported') return sendError(res, 415, 'unsupported_media_type', 'unsupported body encoding');
+    if (status >= 400 && status < 500) return sendError(res, status, 'invalid_request', e.expose && e.message ? e.message : 'bad request');
+    log.error({ err, url: req.originalUrl }, 'unhandled error');
+    sendError(res, 500, 'server_error', 'internal error');
+  };
+}
+
+export function notFound(_req: Request, res: Response): void {
+  sendError(res, 404, 'not_found', 'no such route');
+}

@@ -1,0 +1,26 @@
+// Maps log records to InfluxDB points. Tag values are restricted at validation (no backslash,
+// newline or control characters), so the `influx` package's escaping is sufficient.
+import type { IPoint } from 'influx';
+import type { StoredEvent } from '../events/types.js';
+
+export const DEVICE_STATUS_MEASUREMENT = 'device_status';
+
+export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
+  switch (r.kind) {
+    case 'fall':
+      return {
+        measurement: fallMeasurement,
+        tags: { device_id: r.device_id, location: r.location, event: r.event, source: r.source },
+        fields: { prob: r.prob, event_id: r.event_id },
+        timestamp: r.ts_ns,
+      };
+    case 'heartbeat': {
+      const fields: Record<string, number | string | boolean> = { heartbeat: true };
+      if (r.battery !== undefined) fields.battery = r.battery;
+      if (r.rssi !== undefined) fields.rssi = r.rssi;
+      if (r.fw !== undefined) fields.fw = r.fw;
+      if (r.uptime_s !== undefined) fields.uptime_s = r.uptime_s;
+      return { measurement: DEVICE_STATUS_MEASUREMENT, tags: { device_id: r.device_id }, fields, timestamp: r.ts_ns };
+    }
+  }
+}

@@ -1,0 +1,211 @@
+// Drains the event log into InfluxDB 1.x in batches. At-least-once delivery with deterministic
+// timestamps: a batch re-sent after a crash or an outage overwrites its own points, so every
+// event is stored exactly once. Points InfluxDB rejects go to a dead-letter file, never dropped.
+import { existsSync, readFileSync, appendFileSync, openSync, fsyncSync, closeSync } from 'node:fs';
+import { join } from 'node:path';
+import type { InfluxDB } from 'influx';
+import type { Logger } from '../core/logger.js';
+import type { GatewayModule, ModuleStatus } from '../core/module.js';
+import { writeFileAtomic } from '../core/files.js';
+import type { EventStore } from '../events/event-store.js';
+import type { StoredEvent } from '../events/types.js';
+import { toPoint } from './points.js';
+
+export interface InfluxWriterOptions {
+  database: string;
+  measurement: string;
+  createDatabase: boolean;
+  dir: string;
+  batchMax?: number;
+  batchWaitMs?: number;
+  backoffMaxMs?: number;
+}
+
+type Outcome = 'ok' | 'retry';
+
+export class InfluxWriter implements GatewayModule {
+  readonly name = 'influx-writer';
+  private cursor = 0;
+  private running = false;
+  private loopDone?: Promise<void>;
+  private wake?: () => void;
+  private failures = 0;
+  private state: { ready: boolean; detail: string } = { ready: false, detail: 'starting' };
+  private written = 0;
+  private deadLettered = 0;
+  private dbChecked = false;
+  private readonly cursorPath: string;
+  readonly deadLetterPath: string;
+  private readonly batchMax: number;
+  private readonly batchWaitMs: number;
+  private readonly backoffMaxMs: number;
+
+  constructor(
+    private readonly influx: InfluxDB,
+    private readonly store: EventStore,
+    private readonly log: Logger,
+    private readonly o: InfluxWriterOptions,
+  ) {
+    this.cursorPath = join(o.dir, 'influx.cursor');
+    this.deadLetterPath = join(o.dir, 'dead-letter.ndjson');
+    this.batchMax = o.batchMax ?? 5000;
+    this.batchWaitMs = o.batchWaitMs ?? 100;
+    this.backoffMaxMs = o.backoffMaxMs ?? 30_000;
+  }
+
+  async start(): Promise<void> {
+    if (existsSync(this.cursorPath)) this.cursor = Number(readFileSync(this.cursorPath, 'utf8').trim()) || 0;
+    this.running = true;
+    this.store.log.on('committed', this.onCommitted);
+    this.loopDone = this.loop();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.store.log.off('committed', this.onCommitted);
+    this.wake?.();
+    await this.loopDone;
+  }
+
+  status(): ModuleStatus {
+    return {
+      ...this.state,
+      cursor: this.cursor,
+      backlog: Math.max(0, this.store.log.lastCommittedSeq - this.cursor),
+      written: this.written,
+      dead_lettered: this.deadLettered,
+    };
+  }
+
+  private onCommitted = () => this.wake?.();
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((res) => {
+      const t = setTimeout(done, ms);
+      function done() {
+        clearTimeout(t);
+        res();
+      }
+      this.wake = done;
+    });
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      try {
+        if (!this.dbChecked && !(await this.ensureDatabase())) {
+          await this.sleep(this.backoff());
+          continue;
+        }
+        if (this.store.log.lastCommittedSeq <= this.cursor) {
+          if (!this.state.ready && this.failures === 0) this.state = { ready: true, detail: 'idle' };
+          await this.sleep(30_000);
+          continue;
+        }
+        // Let a batch gather unless there is already a full one waiting.
+        if (this.store.log.lastCommittedSeq - this.cursor < this.batchMax) await delay(this.batchWaitMs);
+        const batch = this.store.log.readAfter(this.cursor, this.batchMax);
+        if (batch.length === 0) continue;
+        const outcome = await this.writeBatch(batch);
+        if (outcome === 'retry') {
+          await this.sleep(this.backoff());
+          continue;
+        }
+        this.failures = 0;
+        this.advance(batch.at(-1)!.seq);
+        this.state = { ready: true, detail: 'writing' };
+      } catch (err) {
+        this.log.error({ err }, 'influx writer loop error');
+        await this.sleep(this.backoff());
+      }
+    }
+  }
+
+  private advance(seq: number): void {
+    this.cursor = seq;
+    writeFileAtomic(this.cursorPath, String(seq), 0o644);
+    this.store.release(seq);
+  }
+
+  private backoff(): number {
+    this.failures++;
+    const base = Math.min(this.backoffMaxMs, 100 * 2 ** Math.min(this.failures, 20));
+    return base / 2 + Math.random() * (base / 2);
+  }
+
+  private async ensureDatabase(): Promise<boolean> {
+    try {
+      const names = await this.influx.getDatabaseNames();
+      if (!names.includes(this.o.database)) {
+        if (!this.o.createDatabase) {
+          this.state = { ready: false, detail: `database "${this.o.database}" does not exist and INFLUX_CREATE_DB is off` };
+          return false;
+        }
+        await this.influx.createDatabase(this.o.database);
+        this.log.info({ database: this.o.database }, 'created InfluxDB database');
+      }
+      this.dbChecked = true;
+      this.state = { ready: true, detail: 'connected' };
+      return true;
+    } catch (err) {
+      this.state = { ready: false, detail: `InfluxDB unreachable: ${describe(err)}` };
+      if (this.failures % 10 === 0) this.log.warn({ reason: describe(err) }, 'InfluxDB unreachable; events stay in the log');
+      return false;
+    }
+  }
+
+  /** Writes a batch; on a point-level rejection, bisects to isolate and dead-letter the bad points. */
+  private async writeBatch(batch: StoredEvent[]): Promise<Outcome> {
+    try {
+      await this.influx.writePoints(batch.map((r) => toPoint(r, this.o.measurement)), { precision: 'n', database: this.o.database });
+      this.written += batch.length;
+      return 'ok';
+    } catch (err) {
+      const status = statusOf(err);
+      const text = describe(err);
+      if (status === 404 || /database not found/i.test(text)) {
+        this.dbChecked = false;
+        this.state = { ready: false, detail: `database "${this.o.database}" not found` };
+        return 'retry';
+      }
+      if (status === 400 || status === 413 || status === 422) {
+        if (batch.length === 1) {
+          this.deadLetter(batch[0]!, text);
+          return 'ok';
+        }
+        const mid = batch.length >> 1;
+        for (const half of [batch.slice(0, mid), batch.slice(mid)]) {
+          if ((await this.writeBatch(half)) === 'retry') return 'retry';
+        }
+        return 'ok';
+      }
+      this.state = { ready: false, detail: `InfluxDB write failed: ${text}` };
+      if (this.failures % 10 === 0) this.log.warn({ reason: text, backlog: this.store.log.lastCommittedSeq - this.cursor }, 'InfluxDB write failed; will retry');
+      return 'retry';
+    }
+  }
+
+  private deadLetter(r: StoredEvent, reason: string): void {
+    const line = JSON.stringify({ at: new Date().toISOString(), reason, record: r }) + '\n';
+    appendFileSync(this.deadLetterPath, line, { mode: 0o600 });
+    const fd = openSync(this.deadLetterPath, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    this.deadLettered++;
+    this.log.error({ seq: r.seq, kind: r.kind, device_id: r.device_id, reason }, 'InfluxDB rejected a point; moved to dead-letter file');
+  }
+}
+
+const delay = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+function statusOf(err: unknown): number | undefined {
+  return (err as { res?: { statusCode?: number } }).res?.statusCode;
+}
+
+function describe(err: unknown): string {
+  const e = err as { message?: string; code?: string };
+  return (e.message || e.code || String(err)).slice(0, 300);
+}

@@ -1,0 +1,45 @@
+// Entry point: load configuration (add-on options or environment), start, stop cleanly on signals.
+import { ConfigError, loadConfig } from './config/load.js';
+import { createLogger } from './core/logger.js';
+import { Gateway } from './gateway.js';
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (e) {
+    if (e instanceof ConfigError) {
+      for (const p of e.problems) process.stderr.write(`config error: ${p}\n`);
+      process.exit(2);
+    }
+    throw e;
+  }
+  const log = createLogger({ level: config.log_level, json: config.log_json });
+  const gw = await Gateway.create(config, log);
+  await gw.start();
+  let stopping = false;
+  const stop = (signal: string) => {
+    if (stopping) return;
+    stopping = true;
+    log.info({ signal }, 'stopping');
+    const force = setTimeout(() => process.exit(1), 15_000);
+    force.unref();
+    gw.stop().then(
+      () => {
+        log.flush();
+        process.exit(0);
+      },
+      (err: unknown) => {
+        log.error({ err }, 'error while stopping');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', () => stop('SIGTERM'));
+  process.on('SIGINT', () => stop('SIGINT'));
+}
+
+main().catch((err: unknown) => {
+  process.stderr.write(`fatal: ${(err as Error).stack ?? String(err)}\n`);
+  process.exit(1);
+});
