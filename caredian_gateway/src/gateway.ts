@@ -82,7 +82,7 @@ export class Gateway {
     const readiness = new Readiness();
     readiness.add('storage', () => {
       const h = store.log.healthy;
-      const full = store.log.sizeBytes >= store.log.maxBytes;
+      const full = store.log.full;
       return { ready: h.ok && !full, detail: h.error ?? (full ? 'event log is full (backpressure)' : 'writable'), log_bytes: store.log.sizeBytes, log_max_bytes: store.log.maxBytes };
     });
     readiness.add('influxdb', () => (writer ? writer.status() : { ready: true, detail: 'not configured: events are kept in the embedded event log' }));

@@ -1,5 +1,5 @@
 // POST /auth/cc/token: OAuth 2.0 client credentials (RFC 6749 §4.4), plus the seed's JSON body.
-import express, { type Request, type Response, Router } from 'express';
+import express, { type ErrorRequestHandler, type Request, type Response, Router } from 'express';
 import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
 import { z } from 'zod';
 import type { ClientStore } from './client-store.js';
@@ -118,6 +118,17 @@ export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Log
       res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: granted.join(' ') });
     },
   );
+  // Body-parser failures on this route answer in the OAuth error format, never cached.
+  r.use('/auth/cc/token', ((err, _req, res, next) => {
+    const type = (err as { type?: string }).type;
+    if (type === 'entity.too.large') {
+      res.setHeader('Cache-Control', 'no-store');
+      res.status(413).json({ error: 'invalid_request', error_description: 'request body too large' });
+      return;
+    }
+    if (type === 'entity.parse.failed' || type === 'parameters.too.many') return oauthError(res, 'invalid_request', 'malformed request body');
+    next(err);
+  }) as ErrorRequestHandler);
   return r;
 }
 

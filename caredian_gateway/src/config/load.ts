@@ -69,15 +69,28 @@ export function loadConfig(opts: LoadOptions = {}): Config {
   };
 }
 
+/** For a union, the issues of the branch that got furthest: they say what is actually wrong. */
+function flatten(issues: readonly z.core.$ZodIssue[], prefix: PropertyKey[] = []): z.core.$ZodIssue[] {
+  return issues.flatMap((i) => {
+    const path = [...prefix, ...i.path];
+    if (i.code === 'invalid_union' && i.errors.length) {
+      const depth = (b: readonly z.core.$ZodIssue[]) => Math.max(...b.map((x) => x.path.length + (x.code === 'invalid_union' ? 1 : 0)));
+      const best = [...i.errors].sort((a, b) => depth(b) - depth(a))[0]!;
+      return flatten(best, path);
+    }
+    return [{ ...i, path }];
+  });
+}
+
 function describe(err: z.ZodError, label: Map<string, string>): string[] {
-  return err.issues.map((i) => {
+  return [...new Set(flatten(err.issues).map((i) => {
     const key = String(i.path[0] ?? '');
     const name = label.get(key) ?? key;
     const rest = i.path.slice(1).map(String);
     const where = rest.length ? `${name} (at ${rest.join('.')})` : name;
     // Never print the offending value: it may be a secret.
     return `${where}: ${i.message}`;
-  });
+  }))];
 }
 
 function crossChecks(c: z.output<typeof ConfigSchema>): string[] {

@@ -96,8 +96,8 @@ const field = <S extends z.ZodType>(schema: S, env: string | string[], o: FieldO
 
 export const FIELDS = {
   // listeners and storage
-  port: field(int(1, 65535).default(8080), 'PORT', { addon: false }),
-  ingress_port: field(int(1, 65535).default(8099), 'INGRESS_PORT', { addon: false }),
+  port: field(int(0, 65535).default(8080), 'PORT', { addon: false }),
+  ingress_port: field(int(0, 65535).default(8099), 'INGRESS_PORT', { addon: false }),
   host: field(z.string().default('0.0.0.0'), ['HOST', 'TLS_HOST'], { addon: false }),
   data_dir: field(optionalString(), 'DATA_DIR', { addon: false }),
   admin_token: field(optionalString().refine((v) => v === undefined || v.length >= MIN_SECRET, { error: `must be at least ${MIN_SECRET} characters` }), 'ADMIN_TOKEN', { addon: false, secret: true }),

@@ -8,6 +8,8 @@ import { fsyncDir } from '../core/files.js';
 import { encodeRecord, listSegments, readRecords, segmentName } from './segment-files.js';
 import type { StoredEvent } from './types.js';
 
+const RECORD_BYTES_GUESS = 256;
+
 export class BackpressureError extends Error {
   constructor(readonly retryAfterSec: number) {
     super('event log is full');
@@ -116,6 +118,11 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     return this.o.maxBytes;
   }
 
+  /** True when another record would be refused with backpressure. */
+  get full(): boolean {
+    return this.totalBytes + this.pendingBytes + RECORD_BYTES_GUESS > this.o.maxBytes;
+  }
+
   get healthy(): { ok: boolean; error?: string } {
     return this.lastError ? { ok: false, error: this.lastError } : { ok: true };
   }
@@ -123,7 +130,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   /** Assigns sequence numbers and resolves once the records are on disk. */
   append(items: Unsequenced[]): Promise<StoredEvent[]> {
     if (!this.fh) return Promise.reject(new StorageError('event log is closed'));
-    const bytesGuess = items.length * 256;
+    const bytesGuess = items.length * RECORD_BYTES_GUESS;
     if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
     const now = Date.now();
     const records = items.map((it) => ({ ...it, received_ms: it.received_ms ?? now, seq: this.nextSeq++ }) as StoredEvent);
