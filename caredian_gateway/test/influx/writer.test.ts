@@ -1,0 +1,108 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { startGateway, influxUrl, waitFor, type Harness } from '../support/harness.js';
+import { influxQuery, influxWrite, storedEventIds, uniqueDb } from '../support/influx-query.js';
+
+const ADMIN = { Authorization: 'Bearer test-admin-token-0123456789' };
+
+async function postAll(h: Harness, path: string, scope: string, bodies: unknown[]): Promise<Response[]> {
+  const t = await h.token(scope);
+  return Promise.all(bodies.map((b) => fetch(`${h.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify(b) })));
+}
+
+describe('InfluxDB writer (real InfluxDB 1.x)', () => {
+  test('creates the database; 300 events of one device in one second are all stored, none overwritten', async () => {
+    const db = uniqueDb('burst');
+    const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db });
+    try {
+      const bodies = Array.from({ length: 300 }, (_, i) => ({ device_id: 'esp32-01', location: 'bedroom', event: i % 3 ? 'walk' : 'fall', prob: i / 300, ts: 1760000000 }));
+      const rs = await postAll(h, '/events/fall', 'events:fall:ingest', bodies);
+      expect(rs.every((r) => r.status === 200)).toBe(true);
+      const acked = new Set(await Promise.all(rs.map(async (r) => ((await r.json()) as { event_id: string }).event_id)));
+      const stored = await waitFor(async () => {
+        const m = await storedEventIds(db).catch(() => new Map<string, number>());
+        return m.size >= 300 ? m : undefined;
+      }, 20_000, 'events in InfluxDB');
+      expect(new Set(stored.keys())).toEqual(acked);
+      expect([...stored.values()].every((c) => c === 1)).toBe(true);
+      const series = await influxQuery(db, 'SELECT * FROM "fall_events" LIMIT 1');
+      expect(series[0]!.columns.sort()).toEqual(['device_id', 'event', 'event_id', 'location', 'prob', 'source', 'time'].sort());
+      const times = (await influxQuery(db, 'SELECT "prob" FROM "fall_events"'))[0]!.values.map((v) => BigInt(v[0] as number));
+      expect(times.every((t) => t >= 1760000000n * 1_000_000_000n && t < 1760000000n * 1_000_000_000n + 1000n)).toBe(true);
+      // The admin listing now reads from InfluxDB.
+      const listed = (await (await fetch(`${h.adminUrl}/api/events?device_id=esp32-01&limit=5`, { headers: ADMIN })).json()) as { source: string; events: unknown[] };
+      expect(listed.source).toBe('influxdb');
+      expect(listed.events).toHaveLength(5);
+      expect(h.gw.writer!.status()).toMatchObject({ ready: true, backlog: 0 });
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('heartbeats go to device_status; a point InfluxDB rejects is dead-lettered and the rest still arrive', async () => {
+    const db = uniqueDb('dlq');
+    // A string-typed battery field in the current shard makes numeric battery values a field type conflict.
+    await influxWrite(db, `device_status,device_id=old battery="full" ${Date.now() - 60_000}000000`);
+    const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db });
+    try {
+      const falls = Array.from({ length: 40 }, (_, i) => ({ device_id: `d${i % 4}`, event: 'fall', prob: 0.9, event_id: `ev-${i}` }));
+      const rs = await Promise.all([
+        postAll(h, '/events/fall', 'events:fall:ingest', falls),
+        postAll(h, '/devices/heartbeat', 'devices:write', [{ device_id: 'd1', battery: 80, rssi: -60, fw: '1.2.3', uptime_s: 99 }, { device_id: 'd2', rssi: -70 }]),
+      ]);
+      expect(rs.flat().every((r) => r.status === 200)).toBe(true);
+      await waitFor(async () => (await storedEventIds(db)).size === 40, 20_000, 'falls stored');
+      await waitFor(() => h.gw.writer!.status().dead_lettered === 1, 20_000, 'a dead letter');
+      const rssi = await waitFor(async () => {
+        const s = await influxQuery(db, `SELECT "rssi" FROM "device_status" WHERE "device_id" = 'd2'`);
+        return s.length ? s : undefined;
+      }, 20_000, 'the good heartbeat');
+      expect(rssi[0]!.values[0]![1]).toBe(-70);
+      const dl = readFileSync(h.gw.writer!.deadLetterPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; record: { device_id: string; battery: number } });
+      expect(dl).toHaveLength(1);
+      expect(dl[0]!.record).toMatchObject({ device_id: 'd1', battery: 80 });
+      expect(dl[0]!.reason).toMatch(/field type conflict/);
+      // Later events are not blocked.
+      await postAll(h, '/events/fall', 'events:fall:ingest', [{ device_id: 'd9', event: 'fall', prob: 0.5, event_id: 'after' }]);
+      await waitFor(async () => (await storedEventIds(db)).has('after'), 20_000, 'event after the dead letter');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('a missing database with INFLUX_CREATE_DB=false: /ready says so, events are still accepted', async () => {
+    const db = uniqueDb('nodb');
+    const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db, INFLUX_CREATE_DB: 'false' });
+    try {
+      const r = await waitFor(async () => {
+        const res = await fetch(`${h.url}/ready`);
+        return res.status === 503 ? res : undefined;
+      }, 10_000, '/ready to fail');
+      const b = (await r.json()) as { checks: { influxdb: { detail: string } } };
+      expect(b.checks.influxdb.detail).toMatch(/does not exist/);
+      const [p] = await postAll(h, '/events/fall', 'events:fall:ingest', [{ device_id: 'x', event: 'fall', prob: 1, event_id: 'kept' }]);
+      expect(p!.status).toBe(200);
+      // Once the database exists, the buffered event arrives.
+      await influxWrite(db, 'bootstrap v=1 1');
+      await waitFor(async () => (await storedEventIds(db)).has('kept'), 40_000, 'buffered event after database creation');
+    } finally {
+      await h.close();
+    }
+  });
+
+  test('log segments are released once written', async () => {
+    const db = uniqueDb('release');
+    const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db });
+    try {
+      const store = h.gw.store;
+      // Force small segments so the test sees a release.
+      (store.log as unknown as { segmentBytes: number }).segmentBytes = 4096;
+      const bodies = Array.from({ length: 200 }, (_, i) => ({ device_id: 'r1', event: 'walk', prob: 0.1, event_id: `r-${i}` }));
+      for (let i = 0; i < bodies.length; i += 20) await postAll(h, '/events/fall', 'events:fall:ingest', bodies.slice(i, i + 20));
+      await waitFor(async () => (await storedEventIds(db)).size === 200, 20_000, 'all written');
+      await waitFor(() => store.log.sizeBytes < 8192, 10_000, 'segments released');
+      expect(existsSync(`${h.config.data_dir}/eventlog/state.json`)).toBe(true);
+    } finally {
+      await h.close();
+    }
+  });
+});
