@@ -16,10 +16,12 @@ import { TokenService } from './auth/tokens.js';
 import { tokenRouter, TokenRequestSchema, TokenResponseSchema, type TokenRouteOptions } from './auth/token-route.js';
 import { EventLog } from './events/event-log.js';
 import { EventStore } from './events/event-store.js';
-import { fallRouter } from './events/fall-route.js';
+import { fallEndpoint } from './events/fall-endpoint.js';
 import { ErrorSchema, FallEventResponseSchema, FallEventSchema, HeartbeatSchema } from './events/schemas.js';
 import { DeviceRegistry } from './devices/registry.js';
-import { heartbeatRouter } from './devices/heartbeat-route.js';
+import { heartbeatEndpoint } from './devices/heartbeat-endpoint.js';
+import { FastPath } from './http/fast-path.js';
+import { endpointRouter } from './http/express-endpoint.js';
 import { createInfluxClient } from './influx/client.js';
 import { InfluxWriter } from './influx/writer.js';
 import { createDeviceApp } from './http/device-app.js';
@@ -50,6 +52,7 @@ export class Gateway {
     readonly modules: GatewayModule[],
     readonly readiness: Readiness,
     readonly deviceApp: ReturnType<typeof createDeviceApp>,
+    readonly fastPath: FastPath,
     readonly adminApp: ReturnType<typeof createAdminApp>,
     readonly adminToken: string | undefined,
     readonly writer?: InfluxWriter,
@@ -109,6 +112,8 @@ export class Gateway {
         responses: { 200: { description: 'stored', schema: z.object({ ok: z.literal(true), written: z.literal(1) }) }, 400: { description: 'invalid body', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 503: { description: 'retry later' } },
       },
     ];
+    const endpoints = [fallEndpoint({ store, locationDefault: c.location_default, log }), heartbeatEndpoint({ store, log })];
+    const fastPath = new FastPath(endpoints, tokens, log);
     const deviceApp = createDeviceApp({
       log,
       version: VERSION,
@@ -116,11 +121,7 @@ export class Gateway {
       readiness,
       tokens,
       issuer: c.jwt_iss,
-      routers: [
-        tokenRouter(clients, tokens, log.child({ module: 'token' }), o.tokenRoute),
-        fallRouter({ tokens, store, devices, locationDefault: c.location_default, log }),
-        heartbeatRouter({ tokens, store, devices, log }),
-      ],
+      routers: [tokenRouter(clients, tokens, log.child({ module: 'token' }), o.tokenRoute), endpointRouter(endpoints, tokens)],
       docs,
     });
 
@@ -138,7 +139,7 @@ export class Gateway {
       status: () => gw!.statusReport(),
       routers: [dataRouter({ store, devices, influx, measurement: c.influx_measurement, log })],
     });
-    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, adminApp, adminToken, writer);
+    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, fastPath, adminApp, adminToken, writer);
     if (!c.jwt_private_pem_path) {
       const t = setInterval(() => keys.reloadIfChanged().then((changed) => changed && log.info('signing keys reloaded'), (err: unknown) => log.error({ err }, 'could not reload signing keys')), 10_000);
       t.unref();
@@ -169,7 +170,9 @@ export class Gateway {
     for (const m of this.modules) await m.start();
     const c = this.config;
     const tls = c.tls_cert && c.tls_key ? { cert: c.tls_cert, key: c.tls_key, ca: c.tls_ca, requireClientCert: c.tls_require_client_cert } : undefined;
-    this.deviceServer = await listen(this.deviceApp, c.port, c.host, tls);
+    const device = this.deviceApp;
+    const fast = this.fastPath;
+    this.deviceServer = await listen((req, res) => fast.handle(req, res) || device(req, res), c.port, c.host, tls);
     this.adminServer = await listen(this.adminApp, c.ingress_port, c.host);
     this.log.info(
       { version: VERSION, mode: c.mode, device_port: this.devicePort, tls: Boolean(tls), mtls: Boolean(tls?.requireClientCert), admin_port: this.adminPort, influx: c.influx_url ? 'configured' : 'embedded event log', data_dir: c.data_dir },

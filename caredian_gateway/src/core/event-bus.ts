@@ -25,6 +25,10 @@ export class EventBus {
     return () => set.delete(h as Handler<never>);
   }
 
+  has(name: keyof BusEvents): boolean {
+    return (this.handlers.get(name)?.size ?? 0) > 0;
+  }
+
   emit<K extends keyof BusEvents>(name: K, payload: BusEvents[K]): void {
     const set = this.handlers.get(name);
     if (!set) return;

@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, chmodSync } from 'node:fs';
+import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
 /** Writes a file so that readers see either the old or the new content, never a torn one. */
@@ -27,5 +28,28 @@ export function fsyncDir(dir: string): void {
     }
   } catch {
     /* not supported on every platform */
+  }
+}
+
+/** writeFileAtomic without blocking the event loop (for periodic state saves on hot paths). */
+export async function writeFileAtomicAsync(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  await mkdir(dirname(path), { recursive: true });
+  const tmp = `${path}.tmp-${process.pid}`;
+  const fh = await open(tmp, 'w', mode);
+  try {
+    await fh.writeFile(data);
+    await fh.chmod(mode);
+    await fh.sync();
+  } finally {
+    await fh.close();
+  }
+  await rename(tmp, path);
+  const dir = await open(dirname(path), 'r');
+  try {
+    await dir.sync();
+  } catch {
+    /* not supported on every platform */
+  } finally {
+    await dir.close();
   }
 }

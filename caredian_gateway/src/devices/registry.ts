@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import type { EventBus } from '../core/event-bus.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
-import { writeFileAtomic } from '../core/files.js';
+import { writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
 import type { StoredEvent } from '../events/types.js';
 
 export interface DeviceState {
@@ -52,10 +52,8 @@ export class DeviceRegistry implements GatewayModule {
   async stop(): Promise<void> {
     this.unsubscribe?.();
     clearInterval(this.timer);
-    if (this.saveTimer) {
-      clearTimeout(this.saveTimer);
-      this.save();
-    }
+    clearTimeout(this.saveTimer);
+    this.save();
   }
 
   status(): ModuleStatus {
@@ -65,18 +63,18 @@ export class DeviceRegistry implements GatewayModule {
   }
 
   list(): DeviceState[] {
-    return [...this.devices.values()].map(({ lastSeenMs: _, ...d }) => d).sort((a, b) => a.device_id.localeCompare(b.device_id));
+    return [...this.devices.values()].map((d) => this.view(d)).sort((a, b) => a.device_id.localeCompare(b.device_id));
   }
 
   /** Any authenticated device request counts as seen. */
   touch(deviceId: string, clientId?: string, now = Date.now()): void {
     let d = this.devices.get(deviceId);
-    const iso = new Date(now).toISOString();
     if (!d) {
+      const iso = new Date(now).toISOString();
       d = { device_id: deviceId, first_seen: iso, last_seen: iso, online: false, lastSeenMs: now };
       this.devices.set(deviceId, d);
     }
-    d.last_seen = iso;
+    // last_seen (ISO) is derived from lastSeenMs when read; formatting it per event is wasted work.
     d.lastSeenMs = now;
     if (clientId) d.client_id = clientId;
     if (!d.online) {
@@ -96,14 +94,14 @@ export class DeviceRegistry implements GatewayModule {
       d.location = e.location;
       d.last_event = e.event;
     }
-    this.bus.emit('device.seen', this.view(d));
+    if (this.bus.has('device.seen')) this.bus.emit('device.seen', this.view(d));
   }
 
   sweep(now = Date.now()): void {
     for (const d of this.devices.values()) {
       if (d.online && now - d.lastSeenMs > this.offlineAfterMs) {
         d.online = false;
-        this.log.warn({ device_id: d.device_id, last_seen: d.last_seen }, 'device offline');
+        this.log.warn({ device_id: d.device_id, last_seen: new Date(d.lastSeenMs).toISOString() }, 'device offline');
         this.bus.emit('device.offline', this.view(d));
         this.scheduleSave();
       }
@@ -111,15 +109,16 @@ export class DeviceRegistry implements GatewayModule {
   }
 
   private view(d: DeviceState & { lastSeenMs: number }): DeviceState {
-    const { lastSeenMs: _, ...rest } = d;
-    return { ...rest };
+    const { lastSeenMs, ...rest } = d;
+    return { ...rest, last_seen: new Date(lastSeenMs).toISOString() };
   }
 
   private scheduleSave(): void {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      this.saveTimer = undefined;
-      this.save();
+      writeFileAtomicAsync(this.path, JSON.stringify(this.list(), null, 1), 0o644)
+        .catch((err: unknown) => this.log.error({ err }, 'could not save device registry'))
+        .finally(() => (this.saveTimer = undefined));
     }, 1000);
     this.saveTimer.unref();
   }

@@ -3,6 +3,7 @@
 import { EventEmitter } from 'node:events';
 import { mkdirSync, openSync, closeSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
+import { constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir } from '../core/files.js';
 import { encodeRecord, listSegments, readRecords, segmentName } from './segment-files.js';
@@ -28,7 +29,8 @@ export interface EventLogOptions {
   cacheRecords?: number;
 }
 
-type Unsequenced = Omit<StoredEvent, 'seq' | 'received_ms'> & { received_ms?: number };
+/** A record the caller built; the log assigns `seq` (and `received_ms` when 0) in place. */
+type Unsequenced = StoredEvent;
 
 interface Waiter {
   data: string;
@@ -100,7 +102,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     if (this.segments.length === 0) await this.roll();
     else {
       const last = this.segments.at(-1)!;
-      this.fh = await open(last.path, 'r+');
+      this.fh = await open(last.path, fsc.O_RDWR | fsc.O_DSYNC);
       this.activeSize = last.size;
       this.activeOpenedAt = Date.now();
     }
@@ -133,8 +135,13 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     const bytesGuess = items.length * RECORD_BYTES_GUESS;
     if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
     const now = Date.now();
-    const records = items.map((it) => ({ ...it, received_ms: it.received_ms ?? now, seq: this.nextSeq++ }) as StoredEvent);
-    const data = records.map(encodeRecord).join('');
+    const records = items;
+    let data = '';
+    for (const r of records) {
+      r.seq = this.nextSeq++;
+      if (!r.received_ms) r.received_ms = now;
+      data += encodeRecord(r);
+    }
     const bytes = Buffer.byteLength(data);
     return new Promise<StoredEvent[]>((resolve, reject) => {
       this.pending.push({ data, bytes, records, resolve, reject });
@@ -180,7 +187,6 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
         const { bytesWritten } = await fh.write(buf, off, buf.length - off, this.activeSize + off);
         off += bytesWritten;
       }
-      await fh.datasync();
     } catch (e) {
       // Cut whatever part of the batch reached the file, so the next batch starts on a clean line.
       await fh.truncate(this.activeSize).catch(() => undefined);
@@ -206,7 +212,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     const path = join(this.o.dir, segmentName(this.nextSeq));
     closeSync(openSync(path, 'a'));
     fsyncDir(this.o.dir);
-    this.fh = await open(path, 'r+');
+    this.fh = await open(path, fsc.O_RDWR | fsc.O_DSYNC);
     this.segments.push({ firstSeq: this.nextSeq, path, size: 0 });
     this.activeSize = 0;
     this.activeOpenedAt = Date.now();

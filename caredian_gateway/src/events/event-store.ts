@@ -62,7 +62,7 @@ export class EventStore {
 
   async ingestMany(items: { rec: NewRecord; clientEventId?: string }[]): Promise<IngestResult[]> {
     const out: (IngestResult | undefined)[] = [];
-    const fresh: { i: number; key?: string; body: Omit<StoredEvent, 'seq' | 'received_ms'> }[] = [];
+    const fresh: { i: number; key?: string; rec: StoredEvent }[] = [];
     const now = Date.now();
     for (const [i, { rec, clientEventId }] of items.entries()) {
       const key = clientEventId !== undefined ? idKey(rec.device_id, clientEventId) : undefined;
@@ -74,12 +74,16 @@ export class EventStore {
       const { ts, ...body } = rec;
       // Reserve the id now so a concurrent retry of the same event is seen as a duplicate.
       if (key && body.kind === 'fall') this.ids.set(key, { eventId: body.event_id, at: now });
-      fresh.push({ i, key, body: { ...body, ts_ns: this.allocate(rec.device_id, ts) } });
+      const stored = body as StoredEvent;
+      stored.ts_ns = this.allocate(rec.device_id, ts);
+      stored.seq = 0;
+      stored.received_ms = now;
+      fresh.push({ i, key, rec: stored });
     }
     if (fresh.length) {
       let stored: StoredEvent[];
       try {
-        stored = await this.log.append(fresh.map((f) => f.body));
+        stored = await this.log.append(fresh.map((f) => f.rec));
       } catch (e) {
         for (const f of fresh) if (f.key) this.ids.delete(f.key);
         throw e;

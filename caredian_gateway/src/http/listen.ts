@@ -1,7 +1,9 @@
 import { createServer as createHttp, type Server } from 'node:http';
 import { createServer as createHttps } from 'node:https';
 import { readFileSync } from 'node:fs';
-import type { Express } from 'express';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+
+export type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
 export interface TlsFiles {
   cert: string;
@@ -11,7 +13,7 @@ export interface TlsFiles {
 }
 
 /** Plain HTTP, HTTPS, or HTTPS with required client certificates (mTLS) signed by `ca`. */
-export function listen(app: Express, port: number, host: string, tls?: TlsFiles): Promise<Server> {
+export function listen(app: Handler, port: number, host: string, tls?: TlsFiles): Promise<Server> {
   const server: Server = tls
     ? createHttps(
         {

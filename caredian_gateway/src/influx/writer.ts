@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import type { InfluxDB } from 'influx';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
-import { writeFileAtomic } from '../core/files.js';
+import { writeFileAtomicAsync } from '../core/files.js';
 import type { EventStore } from '../events/event-store.js';
 import type { StoredEvent } from '../events/types.js';
 import { toPoint } from './points.js';
@@ -112,7 +112,7 @@ export class InfluxWriter implements GatewayModule {
           continue;
         }
         this.failures = 0;
-        this.advance(batch.at(-1)!.seq);
+        await this.advance(batch.at(-1)!.seq);
         this.state = { ready: true, detail: 'writing' };
       } catch (err) {
         this.log.error({ err }, 'influx writer loop error');
@@ -121,9 +121,9 @@ export class InfluxWriter implements GatewayModule {
     }
   }
 
-  private advance(seq: number): void {
+  private async advance(seq: number): Promise<void> {
     this.cursor = seq;
-    writeFileAtomic(this.cursorPath, String(seq), 0o644);
+    await writeFileAtomicAsync(this.cursorPath, String(seq), 0o644);
     this.store.release(seq);
   }
 

@@ -56,13 +56,20 @@ describe('POST /events/fall accepts', () => {
   });
 });
 
-describe('POST /events/fall rejects bad input, stores nothing and keeps serving', () => {
+// Device requests take the fast path; requests with an Origin header go through Express. Both must agree.
+describe.each([
+  ['fast path', {}],
+  ['Express (request with Origin)', { Origin: 'http://browser.example' }],
+])('POST /events/fall rejects bad input, stores nothing and keeps serving (%s)', (_via, via: Record<string, string>) => {
+  const post = (body: string, headers: Record<string, string> = {}) =>
+    fetch(`${h.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, ...via, ...headers }, body });
   const ok = { device_id: 'esp32-01', location: 'kitchen', event: 'fall', prob: 0.5 };
   const cases: [string, string, number, RegExp][] = [
     ['malformed JSON', '{"device_id": "x", ', 400, /not valid JSON/],
     ['a JSON array', '[1,2,3]', 400, /body/],
-    ['a JSON string', '"fall"', 400, /not valid JSON|body/],
-    ['null', 'null', 400, /not valid JSON|body/],
+    ['a JSON string', '"fall"', 400, /not valid JSON|body: .*object/],
+    ['null', 'null', 400, /not valid JSON|body: .*object/],
+    ['an empty body', '', 400, /not valid JSON|body: .*object/],
     ['missing device_id', JSON.stringify({ ...ok, device_id: undefined }), 400, /device_id/],
     ['empty device_id', JSON.stringify({ ...ok, device_id: '' }), 400, /device_id/],
     ['device_id with a newline', JSON.stringify({ ...ok, device_id: 'esp\nfall_events,device_id=x prob=1' }), 400, /device_id/],

@@ -73,12 +73,12 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
     const db = uniqueDb('nodb');
     const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db, INFLUX_CREATE_DB: 'false' });
     try {
-      const r = await waitFor(async () => {
+      const b = await waitFor(async () => {
         const res = await fetch(`${h.url}/ready`);
-        return res.status === 503 ? res : undefined;
-      }, 10_000, '/ready to fail');
-      const b = (await r.json()) as { checks: { influxdb: { detail: string } } };
-      expect(b.checks.influxdb.detail).toMatch(/does not exist/);
+        const body = (await res.json()) as { checks: { influxdb: { detail: string } } };
+        return res.status === 503 && /does not exist/.test(body.checks.influxdb.detail) ? body : undefined;
+      }, 10_000, '/ready to say the database is missing');
+      expect(b.checks.influxdb.detail).toBe(`database "${db}" does not exist and INFLUX_CREATE_DB is off`);
       const [p] = await postAll(h, '/events/fall', 'events:fall:ingest', [{ device_id: 'x', event: 'fall', prob: 1, event_id: 'kept' }]);
       expect(p!.status).toBe(200);
       // Once the database exists, the buffered event arrives.

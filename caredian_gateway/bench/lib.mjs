@@ -1,0 +1,80 @@
+// Shared pieces of the benchmark scripts: processes, wrk runs and their parsing.
+import { spawn, execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, dirname, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHARED = process.env.CAREDIAN_SHARED_DIR ?? resolve(ROOT, '..', '..', 'shared');
+
+export function need(cmd, hint) {
+  try {
+    execFileSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' });
+  } catch {
+    throw new Error(`${cmd} not found: ${hint}`);
+  }
+}
+
+export function spawnLogged(cmd, args, env) {
+  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  p.out = '';
+  p.stdout.on('data', (b) => (p.out = (p.out + b).slice(-20000)));
+  p.stderr.on('data', (b) => (p.out = (p.out + b).slice(-20000)));
+  return p;
+}
+
+export async function waitHttp(url, ms = 30000) {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    try {
+      const r = await fetch(url);
+      if (r.status < 500) return;
+    } catch {}
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`${url} did not come up`);
+}
+
+export function stop(p) {
+  return new Promise((res) => {
+    if (!p || p.exitCode !== null || p.signalCode !== null) return res();
+    p.once('exit', res);
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+  });
+}
+
+export async function token(url, id, secret, scope = 'events:fall:ingest') {
+  const r = await fetch(`${url}/auth/cc/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ client_id: id, client_secret: secret, scope }) });
+  if (r.status !== 200) throw new Error(`token from ${url}: ${r.status} ${await r.text()}`);
+  return (await r.json()).access_token;
+}
+
+const ms = (v, unit) => Number(v) * { us: 0.001, ms: 1, s: 1000 }[unit];
+
+/** Runs wrk and returns requests/s, latency percentiles (ms), and 2xx/non-2xx counts. */
+export function wrk(url, { connections, seconds, threads = 1, script, env = {} }) {
+  return new Promise((res, rej) => {
+    const p = spawn('wrk', [`-t${threads}`, `-c${connections}`, `-d${seconds}s`, '--latency', '-s', script, url], { env: { ...process.env, ...env } });
+    let out = '';
+    p.stdout.on('data', (b) => (out += b));
+    p.stderr.on('data', (b) => (out += b));
+    p.on('exit', (code) => {
+      if (code !== 0) return rej(new Error(`wrk failed: ${out}`));
+      const num = (re) => {
+        const m = re.exec(out);
+        return m ? m : undefined;
+      };
+      const total = Number(num(/(\d+) requests in/)[1]);
+      const non2xx = Number(num(/Non-2xx or 3xx responses: (\d+)/)?.[1] ?? 0);
+      const errs = num(/Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/);
+      const pct = (p) => {
+        const m = new RegExp(`\\s${p}%\\s+([\\d.]+)(us|ms|s)`).exec(out);
+        return m ? ms(m[1], m[2]) : NaN;
+      };
+      res({ rps: Number(num(/Requests\/sec:\s+([\d.]+)/)[1]), p50: pct(50), p90: pct(90), p99: pct(99), total, ok: total - non2xx, non2xx, socketErrors: errs ? errs.slice(1).map(Number).reduce((a, b) => a + b, 0) : 0, raw: out });
+    });
+  });
+}
+
+export const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');

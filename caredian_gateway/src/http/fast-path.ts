@@ -1,0 +1,105 @@
+// The device ingest endpoints served straight from node:http. Express's router costs ~0.2 ms a
+// request on a Raspberry-Pi-class or small VM core, which alone would cap ingest below the
+// throughput target (see BENCHMARKS.md); these few hot routes skip it. Same endpoint definitions,
+// same token check, same validation as the Express adapter, which serves browser (Origin) requests.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../core/logger.js';
+import { checkBearer, isAuthFailure } from '../auth/bearer.js';
+import type { TokenService } from '../auth/tokens.js';
+import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
+
+const REQ_ID = /^[A-Za-z0-9._-]{1,64}$/;
+const JSON_TYPE = /^application\/json\s*(;\s*charset=("?)utf-8\2\s*)?$/i;
+const BASE_HEADERS = {
+  'Content-Type': 'application/json; charset=utf-8',
+  'Cache-Control': 'no-store',
+  'X-Content-Type-Options': 'nosniff',
+  'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  'Referrer-Policy': 'no-referrer',
+};
+
+export class FastPath {
+  private routes = new Map<string, Endpoint>();
+
+  constructor(
+    endpoints: Endpoint[],
+    private readonly tokens: TokenService,
+    private readonly log: Logger,
+  ) {
+    for (const e of endpoints) this.routes.set(e.path, e);
+  }
+
+  /** Serves the request and returns true if it is one of the fast routes; false leaves it to Express. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    if (req.method !== 'POST' || req.headers.origin !== undefined) return false;
+    const url = req.url ?? '';
+    const q = url.indexOf('?');
+    const ep = this.routes.get(q < 0 ? url : url.slice(0, q));
+    if (!ep) return false;
+    const given = req.headers['x-request-id'];
+    const id = typeof given === 'string' && REQ_ID.test(given) ? given : randomUUID();
+    const started = performance.now();
+    this.serve(ep, req).then(
+      (r) => this.send(req, res, r, id, started),
+      (err: unknown) => {
+        this.log.error({ err, reqId: id, url: ep.path }, 'unhandled error');
+        this.send(req, res, errorResult(500, 'server_error', 'internal error'), id, started);
+      },
+    );
+    return true;
+  }
+
+  private async serve(ep: Endpoint, req: IncomingMessage): Promise<EndpointResult> {
+    const auth = await checkBearer(this.tokens, req.headers.authorization, ep.scope);
+    if (isAuthFailure(auth)) return { status: auth.status, body: auth.body, headers: auth.headers };
+    if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json');
+    const declared = Number(req.headers['content-length'] ?? 0);
+    if (declared > ep.limitBytes) return errorResult(413, 'payload_too_large', 'request body is larger than this route accepts');
+    const raw = await readBody(req, ep.limitBytes);
+    if (raw === undefined) return errorResult(413, 'payload_too_large', 'request body is larger than this route accepts');
+    let body: unknown;
+    try {
+      body = JSON.parse(raw);
+    } catch {
+      return errorResult(400, 'invalid_request', 'request body is not valid JSON');
+    }
+    return ep.handle(body, auth);
+  }
+
+  private send(req: IncomingMessage, res: ServerResponse, r: EndpointResult, id: string, started: number): void {
+    const payload = JSON.stringify(r.body);
+    const unread = !req.complete;
+    res.writeHead(r.status, { ...BASE_HEADERS, ...r.headers, 'Content-Length': Buffer.byteLength(payload), 'X-Request-Id': id, ...(unread ? { Connection: 'close' } : {}) });
+    res.end(payload);
+    // A body we refused to read must not be parsed as the next request on this connection.
+    if (unread) req.resume();
+    if (r.status >= 400) {
+      const line = { reqId: id, req: { method: req.method, url: (req.url ?? '').split('?')[0], remote: req.socket.remoteAddress }, res: { status: r.status }, responseTime: Math.round(performance.now() - started) };
+      if (r.status >= 500) this.log.error(line, 'request failed');
+      else this.log.warn(line, 'request completed');
+    }
+  }
+}
+
+/** The body as text, or undefined once it exceeds `limit` bytes. */
+function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.off('end', onEnd);
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    };
+    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', reject);
+  });
+}
