@@ -25,6 +25,10 @@ export function createAdminApp(d: AdminAppDeps): Express {
   app.disable('x-powered-by');
   app.use(requestLog(d.log));
   app.use(securityHeaders());
+  // For the container HEALTHCHECK: says only that the process is up, so it needs no credentials.
+  app.get('/health', (_req, res) => {
+    res.json({ ok: true });
+  });
   const auth = adminAuth(d.mode, d.adminToken);
   // The page and its script hold no data; in add-on mode they too are ingress-only.
   const pageGuard = d.mode === 'addon' ? auth : (_req: unknown, _res: unknown, next: () => void) => next();

@@ -38,9 +38,18 @@ export function loadConfig(opts: LoadOptions = {}): Config {
       else raw[k] = v;
     }
     if (problems.length) throw new ConfigError(problems);
-    // Inside the add-on container the listeners and data directory are fixed by config.yaml.
-    raw.data_dir = '/data';
     for (const k of Object.keys(FIELDS)) label.set(k, k);
+    // Container-level settings (ports, data dir) are not options; the environment may still set
+    // them (nothing does inside the add-on, where config.yaml fixes them).
+    for (const [k, f] of Object.entries(FIELDS)) {
+      if (f.addon) continue;
+      const name = f.env.find((e) => env[e] !== undefined);
+      if (name !== undefined) {
+        raw[k] = env[name];
+        label.set(k, name);
+      }
+    }
+    raw.data_dir ??= '/data';
   } else {
     for (const [k, f] of Object.entries(FIELDS)) {
       const name = f.env.find((e) => env[e] !== undefined);

@@ -2,6 +2,7 @@
 // name(s) (the seed's `.env` names) and whether it is an add-on option in config.yaml.
 import { z } from 'zod';
 import { bool, int, json, num, optionalString, stringList } from './coerce.js';
+import { SAFE_NAME, SAFE_NAME_RULE } from '../core/names.js';
 
 export const KNOWN_SCOPES = ['events:fall:ingest', 'events:imu:ingest', 'devices:write'] as const;
 export type Scope = (typeof KNOWN_SCOPES)[number];
@@ -103,7 +104,7 @@ export const FIELDS = {
   admin_token: field(optionalString().refine((v) => v === undefined || v.length >= MIN_SECRET, { error: `must be at least ${MIN_SECRET} characters` }), 'ADMIN_TOKEN', { addon: false, secret: true }),
   // logging and HTTP
   log_level: field(logLevel, 'LOG_LEVEL'),
-  log_json: field(bool(true), 'LOG_JSON'),
+  log_json: field(bool(false), 'LOG_JSON'),
   allowed_origins: field(stringList().default([]), 'ALLOWED_ORIGINS'),
   // tokens
   jwt_aud: field(z.string().min(1).default('caredian-gw'), 'JWT_AUD'),
@@ -131,7 +132,7 @@ export const FIELDS = {
   event_log_max_mb: field(int(1, 100_000).default(256), 'EVENT_LOG_MAX_MB'),
   event_retention_days: field(int(1, 3650).default(30), 'EVENT_RETENTION_DAYS'),
   device_offline_after_sec: field(int(10, 86400).default(600), 'DEVICE_OFFLINE_AFTER_SEC'),
-  location_default: field(z.string().min(1).max(64).default('home'), 'LOCATION_DEFAULT'),
+  location_default: field(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE }).default('home'), 'LOCATION_DEFAULT'),
   // Home Assistant
   ha_base_url: field(url, 'HA_BASE_URL', { addon: false }),
   ha_token: field(optionalString(), 'HA_TOKEN', { addon: false, secret: true }),

@@ -1,11 +1,9 @@
 // Validation for what devices send. Names are restricted to a safe charset so nothing can
 // break InfluxDB line protocol or log lines (no newlines, control characters, quotes, backslash).
 import { z } from 'zod';
+import { SAFE_NAME, SAFE_NAME_RULE } from '../core/names.js';
 
-/** Letters (any script), digits, space and . _ : @ ( ) + -; 1-64 characters, no leading/trailing space. */
-export const SAFE_NAME = /^[\p{L}\p{N}](?:[\p{L}\p{N} ._:@()+-]{0,62}[\p{L}\p{N}._:@()+-])?$/u;
-const nameMsg = '1-64 characters: letters, digits, space and . _ : @ ( ) + - (no leading or trailing space)';
-export const safeName = z.string({ error: 'must be a string' }).regex(SAFE_NAME, { error: nameMsg });
+export const safeName = z.string({ error: 'must be a string' }).regex(SAFE_NAME, { error: SAFE_NAME_RULE });
 
 export const EVENT_ID = /^[A-Za-z0-9._:-]{1,64}$/;
 export const eventId = z.string({ error: 'must be a string' }).regex(EVENT_ID, { error: '1-64 characters of A-Z a-z 0-9 . _ : -' });

@@ -99,14 +99,15 @@ describe('configuration from /data/options.json (add-on)', () => {
     return p;
   };
 
-  test('add-on mode: options are typed values, data dir is /data, cert paths are under /ssl', () => {
+  test('add-on mode: options are typed values, data dir is /data, cert paths are under /ssl; env sets only container-level settings', () => {
     const c = loadConfig({
       env: { PORT: '1234', CC_CLIENTS_JSON: '{"ignored":"0123456789abcdef"}' },
       optionsPath: write({ log_level: 'debug', cc_clients: [{ client_id: 'esp32-01', secret: 'S3cr3t_Long_Random', scopes: 'events:fall:ingest devices:write' }], tls_cert: 'fullchain.pem', tls_key: 'privkey.pem', ha_notify_mobile: ['notify.mobile_app_a'] }),
     });
     expect(c.mode).toBe('addon');
     expect(c.data_dir).toBe('/data');
-    expect(c.port).toBe(8080);
+    expect(c.port).toBe(1234);
+    expect(c.ingress_port).toBe(8099);
     expect(c.log_level).toBe('debug');
     expect(c.cc_clients).toEqual([{ client_id: 'esp32-01', secret: 'S3cr3t_Long_Random', scopes: ['events:fall:ingest', 'devices:write'] }]);
     expect(c.tls_cert).toBe('/ssl/fullchain.pem');
