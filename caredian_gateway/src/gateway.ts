@@ -11,7 +11,7 @@ import type { GatewayModule } from './core/module.js';
 import { VERSION } from './core/version.js';
 import { ensureAdminToken } from './core/admin-token.js';
 import { ClientStore } from './auth/client-store.js';
-import { SigningKeys } from './auth/signing-keys.js';
+import { SigningKeys, addKey } from './auth/signing-keys.js';
 import { TokenService } from './auth/tokens.js';
 import { tokenRouter, TokenRequestSchema, TokenResponseSchema, type TokenRouteOptions } from './auth/token-route.js';
 import { EventLog } from './events/event-log.js';
@@ -137,7 +137,18 @@ export class Gateway {
       mode: c.mode,
       adminToken,
       status: () => gw!.statusReport(),
-      routers: [dataRouter({ store, devices, influx, measurement: c.influx_measurement, log })],
+      routers: [
+        dataRouter({
+          store, devices, influx, measurement: c.influx_measurement, log,
+          rotateSigningKey: c.jwt_private_pem_path
+            ? undefined
+            : async () => {
+                const kid = addKey(SigningKeys.keysDir(c.data_dir));
+                await keys.reloadIfChanged();
+                return kid;
+              },
+        }),
+      ],
     });
     gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, fastPath, adminApp, adminToken, writer);
     if (!c.jwt_private_pem_path) {

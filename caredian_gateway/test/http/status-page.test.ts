@@ -1,0 +1,63 @@
+// The admin status page in a real browser (Debian chromium), served under an ingress path prefix.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { chromium, type Browser } from 'playwright-core';
+import { ADMIN_TOKEN, startGateway, type Harness } from '../support/harness.js';
+import { INGRESS_PREFIX, startIngressProxy } from '../support/ingress-proxy.js';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+let h: Harness;
+let browser: Browser;
+
+beforeAll(async () => {
+  if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} not found: apt-get install -y chromium (the page tests drive the system browser)`);
+  h = await startGateway();
+  browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'] });
+});
+afterAll(async () => {
+  await browser?.close();
+  await h?.close();
+});
+
+test('renders status, devices and events under /api/hassio_ingress/<token>/ with relative URLs only', async () => {
+  const t = await h.token();
+  await fetch(`${h.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: 'band-3', location: 'bathroom', event: 'fall', prob: 0.97 }) });
+  const proxy = await startIngressProxy(h.adminUrl, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  const page = await browser.newPage();
+  const requested: string[] = [];
+  page.on('request', (r) => requested.push(new URL(r.url()).pathname));
+  const errors: string[] = [];
+  page.on('pageerror', (e) => errors.push(e.message));
+  try {
+    await page.goto(proxy.url);
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 10_000 });
+    expect(await page.textContent('#version')).toBe('v0.1.0');
+    expect(await page.textContent('#status')).toContain('Ready');
+    expect(await page.textContent('#devices tbody')).toContain('band-3');
+    const events = await page.textContent('#events tbody');
+    expect(events).toContain('bathroom');
+    expect(events).toContain('0.97');
+    // Every request stayed under the ingress prefix.
+    expect(requested.length).toBeGreaterThanOrEqual(5);
+    for (const p of requested) expect(p.startsWith(`${INGRESS_PREFIX}/`)).toBe(true);
+    expect(errors).toEqual([]);
+    await page.screenshot({ path: join(h.config.data_dir, '..', 'caredian-status-page.png') });
+  } finally {
+    await page.close();
+    proxy.server.close();
+  }
+});
+
+test('standalone without the token: the page asks for it, then loads', async () => {
+  const page = await browser.newPage();
+  try {
+    await page.goto(`${h.adminUrl}/`);
+    await page.waitForSelector('#login:not([hidden])');
+    await page.fill('#token', ADMIN_TOKEN);
+    await page.click('#login button');
+    await page.waitForSelector('body[data-loaded="true"]', { timeout: 10_000 });
+    expect(await page.isHidden('#login')).toBe(true);
+  } finally {
+    await page.close();
+  }
+});
