@@ -16,7 +16,7 @@ test('secrets, tokens and credentials never reach the log, even at trace level',
   await fetch(`${h.url}/auth/cc/token`, { method: 'POST', body: new URLSearchParams({ grant_type: 'client_credentials' }), headers: { Authorization: basic(wrong) } });
   await fetch(`${h.url}/auth/cc/token`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ client_id: CLIENT_ID, client_secret: wrong }) });
   const token = await h.token();
-  for (const origin of [{}, { Origin: 'http://x.example' }]) {
+  for (const origin of [{}, { Origin: 'http://x.example' }] as Record<string, string>[]) {
     await fetch(`${h.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}`, 'X-Auth-Token': 'xauth-secret-token', ...origin }, body: JSON.stringify({ device_id: 'd', event: 'fall', prob: 2 }) });
     await fetch(`${h.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}x`, ...origin }, body: '{}' });
   }

@@ -1,0 +1,54 @@
+import { EventLog } from '../../src/events/event-log.js';
+import { EventStore } from '../../src/events/event-store.js';
+import { EventBus } from '../../src/core/event-bus.js';
+import type { NewRecord } from '../../src/events/types.js';
+import { tempDir } from '../support/harness.js';
+
+const open = async (dir: string) => {
+  const s = new EventStore(new EventLog({ dir, maxBytes: 1 << 26, segmentBytes: 1024 }), new EventBus(), dir);
+  await s.open();
+  return s;
+};
+const fall = (id: string, ts = 1_760_000_000): NewRecord => ({ kind: 'fall', device_id: 'dev', location: 'home', event: 'fall', prob: 0.9, event_id: id, source: 'sensor', ts });
+
+test('retries stay deduplicated and timestamps stay unique across restarts, even after segments are released', async () => {
+  const dir = tempDir();
+  let s = await open(dir);
+  const first = await s.ingest(fall('boot1-1'), 'boot1-1');
+  for (let i = 0; i < 30; i++) await s.ingest(fall(`filler-${i}`));
+  // Everything written to InfluxDB: the old segments go away.
+  s.release(s.log.lastCommittedSeq);
+  await s.close();
+
+  s = await open(dir);
+  const retry = await s.ingest(fall('boot1-1'), 'boot1-1');
+  expect(retry.duplicate).toBe(true);
+  expect(retry.event.kind === 'fall' && retry.event.event_id).toBe('boot1-1');
+  const later = await s.ingest(fall('boot2-1'), 'boot2-1');
+  expect(later.duplicate).toBe(false);
+  // Same second as every earlier event: still strictly after the last stored timestamp.
+  expect(BigInt(later.event.ts_ns)).toBeGreaterThan(BigInt(first.event.ts_ns) + 30n);
+  await s.close();
+});
+
+test('a failed append does not leave the event id reserved', async () => {
+  const dir = tempDir();
+  class FailingOnce extends EventLog {
+    failed = false;
+    override append(items: Parameters<EventLog['append']>[0]) {
+      if (!this.failed) {
+        this.failed = true;
+        return Promise.reject(new Error('disk full'));
+      }
+      return super.append(items);
+    }
+  }
+  const s = new EventStore(new FailingOnce({ dir, maxBytes: 1 << 20 }), new EventBus(), dir);
+  await s.open();
+  await expect(s.ingest(fall('b'), 'b')).rejects.toThrow(/disk full/);
+  // The device retries the same event: it must be stored now, not answered as a duplicate.
+  const retry = await s.ingest(fall('b'), 'b');
+  expect(retry.duplicate).toBe(false);
+  expect(s.log.lastCommittedSeq).toBe(1);
+  await s.close();
+});
