@@ -112,3 +112,32 @@ test('segment file names sort by first sequence number', async () => {
   expect(segs.map((s) => s.firstSeq)).toEqual([...segs.map((s) => s.firstSeq)].sort((a, b) => a - b));
   expect(segs[0]!.path).toBe(join(dir, 'seg-0000000000000001.log'));
 });
+
+test('appending to a recovered segment that is already over size works, then a new segment starts', async () => {
+  const dir = tempDir();
+  const big = new EventLog({ dir, maxBytes: 1 << 26, segmentBytes: 1 << 20 });
+  await big.open();
+  for (let i = 0; i < 20; i++) await big.append([rec(i)]);
+  await big.close();
+  const small = new EventLog({ dir, maxBytes: 1 << 26, segmentBytes: 1024 });
+  await small.open();
+  const [r] = await small.append([rec(20)]);
+  expect(r!.seq).toBe(21);
+  await small.close();
+  expect(listSegments(dir)).toHaveLength(2);
+});
+
+test('commits acknowledge in order, never ahead of an earlier batch', async () => {
+  const log = new EventLog({ dir: tempDir(), maxBytes: 1 << 26, segmentBytes: 8192 });
+  await log.open();
+  const order: number[] = [];
+  const all = Array.from({ length: 2000 }, (_, i) => log.append([rec(i)]).then(([r]) => order.push(r!.seq)));
+  await Promise.all(all);
+  expect(order).toEqual(Array.from({ length: 2000 }, (_, i) => i + 1));
+  await log.close();
+  const again = new EventLog({ dir: (log as unknown as { o: { dir: string } }).o.dir, maxBytes: 1 << 26 });
+  const seen: number[] = [];
+  await again.open((r) => seen.push(r.seq));
+  expect(seen).toEqual(order);
+  await again.close();
+});
