@@ -30,6 +30,9 @@ import { dataRouter } from './admin/data-routes.js';
 import { Readiness } from './http/readiness.js';
 import { closeServer, listen } from './http/listen.js';
 import type { RouteDoc } from './http/openapi.js';
+import { ApiKeyStore } from './proxy/api-key-store.js';
+import { ProxyHandler } from './proxy/proxy-handler.js';
+import { proxyAdminRouter } from './proxy/admin-routes.js';
 
 export interface GatewayOptions {
   tokenRoute?: TokenRouteOptions;
@@ -53,6 +56,8 @@ export class Gateway {
     readonly readiness: Readiness,
     readonly deviceApp: ReturnType<typeof createDeviceApp>,
     readonly fastPath: FastPath,
+    readonly proxy: ProxyHandler,
+    readonly apiKeys: ApiKeyStore,
     readonly adminApp: ReturnType<typeof createAdminApp>,
     readonly adminToken: string | undefined,
     readonly writer?: InfluxWriter,
@@ -112,6 +117,14 @@ export class Gateway {
         responses: { 200: { description: 'stored', schema: z.object({ ok: z.literal(true), written: z.literal(1) }) }, 400: { description: 'invalid body', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 503: { description: 'retry later' } },
       },
     ];
+    const apiKeys = new ApiKeyStore(c.data_dir, log.child({ module: 'proxy' }));
+    apiKeys.load(c.api_keys);
+    const proxy = new ProxyHandler(c.proxy_upstreams, apiKeys, store, log.child({ module: 'proxy' }));
+    docs.push({
+      method: 'post', path: '/proxy/{name}', summary: 'Forward a request to an AI upstream (also GET, and /proxy/{name}/{rest})',
+      description: 'Authorization: Bearer <API key>. When the upstream requires it, X-Auth-Token is an HS256 JWT signed with the API key with claims bh (base64url SHA-256 of the body), htm, htu, iat, jti. See DOCS.md.',
+      responses: { 200: { description: "the upstream's response, streamed" }, 401: { description: 'missing/unknown/revoked key or a failed signature check', schema: ErrorSchema }, 403: { description: 'key not allowed for this upstream' }, 404: { description: 'unknown upstream' }, 413: { description: 'body over the upstream limit' }, 502: { description: 'upstream unreachable' }, 504: { description: 'upstream timeout' } },
+    });
     const endpoints = [fallEndpoint({ store, locationDefault: c.location_default, log }), heartbeatEndpoint({ store, log })];
     const fastPath = new FastPath(endpoints, tokens, log);
     const deviceApp = createDeviceApp({
@@ -148,9 +161,10 @@ export class Gateway {
                 return kid;
               },
         }),
+        proxyAdminRouter({ keys: apiKeys, upstreams: proxy.upstreamNames, store, influx, log }),
       ],
     });
-    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, fastPath, adminApp, adminToken, writer);
+    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, fastPath, proxy, apiKeys, adminApp, adminToken, writer);
     if (!c.jwt_private_pem_path) {
       const t = setInterval(() => keys.reloadIfChanged().then((changed) => changed && log.info('signing keys reloaded'), (err: unknown) => log.error({ err }, 'could not reload signing keys')), 10_000);
       t.unref();
@@ -183,7 +197,8 @@ export class Gateway {
     const tls = c.tls_cert && c.tls_key ? { cert: c.tls_cert, key: c.tls_key, ca: c.tls_ca, requireClientCert: c.tls_require_client_cert } : undefined;
     const device = this.deviceApp;
     const fast = this.fastPath;
-    this.deviceServer = await listen((req, res) => fast.handle(req, res) || device(req, res), c.port, c.host, tls);
+    const proxy = this.proxy;
+    this.deviceServer = await listen((req, res) => proxy.handle(req, res) || fast.handle(req, res) || device(req, res), c.port, c.host, tls);
     this.adminServer = await listen(this.adminApp, c.ingress_port, c.host);
     this.log.info(
       { version: VERSION, mode: c.mode, device_port: this.devicePort, tls: Boolean(tls), mtls: Boolean(tls?.requireClientCert), admin_port: this.adminPort, influx: c.influx_url ? 'configured' : 'embedded event log', data_dir: c.data_dir },
@@ -203,6 +218,7 @@ export class Gateway {
     for (const t of this.timers) clearInterval(t);
     await Promise.all([closeServer(this.deviceServer), closeServer(this.adminServer)]);
     for (const m of [...this.modules].reverse()) await m.stop();
+    this.apiKeys.flush();
     await this.store.close();
   }
 }

@@ -67,6 +67,29 @@ const apiKeys = json(
   .transform((v): ApiKeyConfig[] => (Array.isArray(v) ? v : Object.entries(v).map(([name, key]) => ({ name, key }))))
   .default([]);
 
+export interface UpstreamConfig {
+  name: string;
+  url: string;
+  timeout_ms: number;
+  max_body_bytes: number;
+  require_signature: boolean;
+}
+const upstreamFields = {
+  url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+  timeout_ms: z.number().int().min(100).max(600_000).default(10_000),
+  max_body_bytes: z.number().int().min(0).max(100 * 1024 * 1024).default(1024 * 1024),
+  require_signature: z.boolean().default(true),
+};
+/** {"analyze": {"url", ...}} (env) or [{"name", "url", ...}] (add-on options). */
+const upstreams = json(
+  z.union([
+    z.array(z.object({ name: z.string().regex(SAFE_ID, { error: 'upstream name must be 1-64 characters of A-Z a-z 0-9 . _ : @ -' }), ...upstreamFields })),
+    z.record(z.string().regex(SAFE_ID, { error: 'upstream name must be 1-64 characters of A-Z a-z 0-9 . _ : @ -' }), z.object(upstreamFields)),
+  ]),
+)
+  .transform((v): UpstreamConfig[] => (Array.isArray(v) ? v : Object.entries(v).map(([name, u]) => ({ name, ...u }))))
+  .default([]);
+
 const logLevel = z
   .preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal']))
   .transform((v) => (v === 'warning' ? 'warn' : v))
@@ -114,6 +137,7 @@ export const FIELDS = {
   jwt_public_pem_path: field(optionalString(), 'JWT_PUBLIC_PEM_PATH', { addon: false }),
   cc_clients: field(clients, 'CC_CLIENTS_JSON', { secret: true }),
   api_keys: field(apiKeys, 'API_KEYS_JSON', { secret: true }),
+  proxy_upstreams: field(upstreams, 'PROXY_UPSTREAMS_JSON'),
   // TLS on the device port
   tls_cert: field(optionalString(), 'TLS_CERT'),
   tls_key: field(optionalString(), 'TLS_KEY'),

@@ -23,7 +23,23 @@ export interface HeartbeatRecord {
   client_id?: string;
 }
 
-export type RecordBody = FallRecord | HeartbeatRecord;
+/** One request through the AI proxy. `device_id` is `apikey:<name>`: the series its timestamp is unique in. */
+export interface UsageRecord {
+  kind: 'usage';
+  device_id: string;
+  key: string;
+  upstream: string;
+  method: string;
+  path: string;
+  status: number;
+  request_bytes: number;
+  response_bytes: number;
+  duration_ms: number;
+  /** 1 when the request failed (status >= 400 or the response was cut short), else 0. */
+  error: 0 | 1;
+}
+
+export type RecordBody = FallRecord | HeartbeatRecord | UsageRecord;
 
 /** What the caller hands to the log: the body plus the time the event happened (epoch seconds). */
 export type NewRecord = RecordBody & { ts: number };

@@ -4,6 +4,7 @@ import type { IPoint } from 'influx';
 import type { StoredEvent } from '../events/types.js';
 
 export const DEVICE_STATUS_MEASUREMENT = 'device_status';
+export const API_USAGE_MEASUREMENT = 'api_usage';
 
 export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
   switch (r.kind) {
@@ -22,5 +23,12 @@ export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
       if (r.uptime_s !== undefined) fields.uptime_s = r.uptime_s;
       return { measurement: DEVICE_STATUS_MEASUREMENT, tags: { device_id: r.device_id }, fields, timestamp: r.ts_ns };
     }
+    case 'usage':
+      return {
+        measurement: API_USAGE_MEASUREMENT,
+        tags: { key: r.key, upstream: r.upstream, method: r.method, status: String(r.status) },
+        fields: { path: r.path, request_bytes: r.request_bytes, response_bytes: r.response_bytes, duration_ms: r.duration_ms, error: r.error },
+        timestamp: r.ts_ns,
+      };
   }
 }

@@ -1,0 +1,215 @@
+// /proxy/<name>[/<rest>]: API key, optional signed body, then the exact raw bytes forwarded to the
+// upstream and its response streamed back. Served from node:http directly, like the ingest fast path.
+import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
+import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import type { UpstreamConfig } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+import type { EventStore } from '../events/event-store.js';
+import type { ApiKeyStore, KeyMatch } from './api-key-store.js';
+import { ReplayCache, verifySignedRequest } from './signature.js';
+
+const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
+// Never forwarded upstream: the client's credentials for this gateway.
+const CREDENTIALS = new Set(['authorization', 'x-auth-token', 'cookie']);
+const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
+const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/;
+
+interface Route {
+  upstream: UpstreamConfig;
+  target: URL;
+}
+
+export class ProxyHandler {
+  private upstreams = new Map<string, UpstreamConfig>();
+  private readonly replay = new ReplayCache();
+  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
+  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
+
+  constructor(
+    upstreams: UpstreamConfig[],
+    private readonly keys: ApiKeyStore,
+    private readonly store: EventStore,
+    private readonly log: Logger,
+  ) {
+    for (const u of upstreams) this.upstreams.set(u.name, u);
+  }
+
+  get upstreamNames(): string[] {
+    return [...this.upstreams.keys()];
+  }
+
+  /** True if the request is for /proxy/...; the handler then owns the response. */
+  handle(req: IncomingMessage, res: ServerResponse): boolean {
+    const url = req.url ?? '';
+    if (!url.startsWith('/proxy/')) return false;
+    this.serve(req, res, url).catch((err: unknown) => {
+      this.log.error({ err }, 'proxy error');
+      if (!res.headersSent) send(res, 500, 'server_error', 'internal error');
+      else res.destroy();
+    });
+    return true;
+  }
+
+  private route(url: string): Route | undefined {
+    const q = url.indexOf('?');
+    const path = q < 0 ? url : url.slice(0, q);
+    const query = q < 0 ? '' : url.slice(q);
+    const m = /^\/proxy\/([^/]+)(\/.*)?$/.exec(path);
+    if (!m || !NAME.test(m[1]!)) return undefined;
+    const upstream = this.upstreams.get(m[1]!);
+    if (!upstream) return undefined;
+    const rest = m[2] ?? '';
+    if (rest.split('/').some((seg) => seg === '..' || seg === '.' || /%2e%2e|%2f/i.test(seg))) return undefined;
+    const target = new URL(upstream.url);
+    target.pathname = target.pathname.replace(/\/$/, '') + rest;
+    if (query) target.search = query;
+    return { upstream, target };
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
+    const started = performance.now();
+    const startedMs = Date.now();
+    const route = this.route(url);
+    if (!route) {
+      req.resume();
+      send(res, 404, 'unknown_upstream', 'no upstream with that name');
+      return;
+    }
+    const method = req.method ?? 'GET';
+    if (!METHODS.has(method)) {
+      req.resume();
+      send(res, 405, 'method_not_allowed', `${method} is not proxied`);
+      return;
+    }
+    const presented = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
+    if (!presented) {
+      req.resume();
+      send(res, 401, 'missing_api_key', 'send Authorization: Bearer <API key>', { 'WWW-Authenticate': 'Bearer realm="caredian-proxy"' });
+      return;
+    }
+    const key = this.keys.match(presented);
+    if (!key) {
+      req.resume();
+      send(res, 401, 'unknown_api_key', 'the API key is not known', { 'WWW-Authenticate': 'Bearer realm="caredian-proxy", error="invalid_token"' });
+      return;
+    }
+    const usage = (status: number, reqBytes: number, resBytes: number, error: boolean) =>
+      this.record(key, route.upstream.name, method, url.split('?')[0]!, status, reqBytes, resBytes, performance.now() - started, error, startedMs);
+    if (key.status === 'REVOKED') {
+      req.resume();
+      usage(401, 0, send(res, 401, 'revoked_api_key', 'this API key was revoked', { 'WWW-Authenticate': 'Bearer realm="caredian-proxy", error="invalid_token"' }), true);
+      return;
+    }
+    if (key.upstreams && !key.upstreams.includes(route.upstream.name)) {
+      req.resume();
+      usage(403, 0, send(res, 403, 'upstream_not_allowed', 'this API key may not use this upstream'), true);
+      return;
+    }
+    const limit = route.upstream.max_body_bytes;
+    const tooLarge = (read: number) => usage(413, read, send(res, 413, 'body_too_large', `the body is larger than ${limit} bytes`, { Connection: 'close' }, () => req.resume()), true);
+    if (Number(req.headers['content-length'] ?? 0) > limit) return tooLarge(0);
+    const body = await readRaw(req, limit);
+    if (!body) return tooLarge(limit);
+    if (route.upstream.require_signature) {
+      const token = req.headers['x-auth-token'];
+      const v = await verifySignedRequest(typeof token === 'string' ? token : undefined, key.secret, key.name, { body, method, pathAndQuery: url }, this.replay);
+      if (!v.ok) {
+        usage(401, body.length, send(res, 401, v.reason, v.description), true);
+        return;
+      }
+    }
+    this.keys.touch(key.name);
+    this.forward(req, res, route, body, (status, resBytes, failed) => usage(status, body.length, resBytes, failed || status >= 400));
+  }
+
+  private forward(req: IncomingMessage, res: ServerResponse, route: Route, body: Buffer, done: (status: number, resBytes: number, failed: boolean) => void): void {
+    const { target, upstream } = route;
+    const headers: OutgoingHttpHeaders = {};
+    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !CREDENTIALS.has(k) && k !== 'host' && v !== undefined) headers[k] = v;
+    headers.host = target.host;
+    headers['content-length'] = String(body.length);
+    const prior = req.headers['x-forwarded-for'];
+    headers['x-forwarded-for'] = prior ? `${String(prior)}, ${req.socket.remoteAddress ?? ''}` : (req.socket.remoteAddress ?? '');
+    headers['x-forwarded-proto'] = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
+    if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
+    const isHttps = target.protocol === 'https:';
+    const up = (isHttps ? httpsRequest : httpRequest)(target, { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent });
+    let finished = false;
+    const finish = (status: number, resBytes: number, failed: boolean) => {
+      if (finished) return;
+      finished = true;
+      clearTimeout(deadline);
+      done(status, resBytes, failed);
+    };
+    // Until the response starts: the upstream's whole timeout. After that: the same as idle time.
+    const deadline = setTimeout(() => {
+      up.destroy(new Error('timeout'));
+      if (!res.headersSent) finish(504, send(res, 504, 'upstream_timeout', `the upstream did not answer within ${upstream.timeout_ms} ms`), true);
+    }, upstream.timeout_ms);
+    up.on('error', (err) => {
+      if (finished) return;
+      if (!res.headersSent) {
+        finish(502, send(res, 502, 'upstream_unreachable', 'the upstream could not be reached'), true);
+        this.log.warn({ upstream: upstream.name, reason: (err as NodeJS.ErrnoException).code ?? err.message }, 'upstream unreachable');
+      }
+    });
+    up.on('response', (ur) => {
+      clearTimeout(deadline);
+      const out: OutgoingHttpHeaders = {};
+      for (const [k, v] of Object.entries(ur.headers as IncomingHttpHeaders)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+      res.writeHead(ur.statusCode ?? 502, out);
+      let bytes = 0;
+      ur.on('data', (c: Buffer) => (bytes += c.length));
+      ur.setTimeout(upstream.timeout_ms, () => ur.destroy(new Error('idle timeout')));
+      ur.on('error', () => {
+        res.destroy();
+        finish(ur.statusCode ?? 502, bytes, true);
+      });
+      res.on('close', () => {
+        if (!res.writableFinished) ur.destroy();
+        finish(ur.statusCode ?? 502, bytes, !res.writableFinished);
+      });
+      ur.pipe(res);
+    });
+    res.on('close', () => {
+      if (!res.headersSent) up.destroy();
+    });
+    up.end(body);
+  }
+
+  private record(key: KeyMatch, upstream: string, method: string, path: string, status: number, reqBytes: number, resBytes: number, ms: number, error: boolean, startedMs: number): void {
+    this.store
+      .ingest({ kind: 'usage', device_id: `apikey:${key.name}`, key: key.name, upstream, method, path, status, request_bytes: reqBytes, response_bytes: resBytes, duration_ms: Math.round(ms * 1000) / 1000, error: error ? 1 : 0, ts: startedMs / 1000 })
+      .catch((err: unknown) => this.log.error({ err, key: key.name }, 'could not store a usage record'));
+  }
+}
+
+/** Sends a JSON error; returns the body's size, which counts as response bytes in usage. */
+function send(res: ServerResponse, status: number, error: string, description: string, headers: Record<string, string> = {}, after?: () => void): number {
+  const payload = JSON.stringify({ ok: false, error, error_description: description });
+  const size = Buffer.byteLength(payload);
+  res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': size, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
+  res.end(payload, after);
+  return size;
+}
+
+/** The raw body, or undefined once it exceeds `limit` bytes. */
+function readRaw(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const onData = (c: Buffer) => {
+      size += c.length;
+      if (size > limit) {
+        req.off('data', onData);
+        req.pause();
+        resolve(undefined);
+        return;
+      }
+      chunks.push(c);
+    };
+    req.on('data', onData);
+    req.on('end', () => resolve(Buffer.concat(chunks, size)));
+    req.on('error', reject);
+  });
+}
