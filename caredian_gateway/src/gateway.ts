@@ -219,6 +219,7 @@ export class Gateway {
     await Promise.all([closeServer(this.deviceServer), closeServer(this.adminServer)]);
     for (const m of [...this.modules].reverse()) await m.stop();
     this.apiKeys.flush();
+    await this.proxy.close();
     await this.store.close();
   }
 }

@@ -2,7 +2,7 @@
 // itself) needs the key, so keys are kept encrypted at rest (AES-256-GCM) with a random master
 // key in DATA_DIR/proxy-master.key (0600). Lookup is by an HMAC fingerprint of the key, so the
 // plain key is decrypted only to check a signature, and never written, logged or listed.
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
@@ -39,14 +39,17 @@ export interface KeyMatch {
   name: string;
   status: KeyStatus;
   upstreams: string[] | null;
-  /** The key's bytes, the HMAC secret for X-Auth-Token. */
-  secret: Buffer;
+  /** The key as an HMAC secret for X-Auth-Token. */
+  secret: KeyObject;
 }
 
 export class KeyNameTaken extends Error {}
 
 export class ApiKeyStore {
   private keys = new Map<string, StoredKey>();
+  /** Decrypted signing secrets, so a request does not pay for AES and key import. Memory only. */
+  private secrets = new Map<string, KeyObject>();
+  private lastUsedMs = new Map<string, number>();
   private byFingerprint = new Map<string, StoredKey>();
   private master!: Buffer;
   private saveTimer?: NodeJS.Timeout;
@@ -86,6 +89,7 @@ export class ApiKeyStore {
   }
 
   list(): KeyInfo[] {
+    this.applyLastUsed();
     return [...this.keys.values()]
       .map((k) => ({ name: k.name, status: k.status, upstreams: k.upstreams, created: k.created, last_used: k.last_used, ...(k.revoked_at ? { revoked_at: k.revoked_at } : {}), source: k.configured ? ('config' as const) : ('admin' as const) }))
       .sort((a, b) => a.name.localeCompare(b.name));
@@ -119,13 +123,13 @@ export class ApiKeyStore {
     const fp = this.fingerprint(presented);
     const k = this.byFingerprint.get(fp);
     if (!k || !timingSafeEqual(Buffer.from(k.fingerprint, 'hex'), Buffer.from(fp, 'hex'))) return undefined;
-    return { name: k.name, status: k.status, upstreams: k.upstreams, secret: Buffer.from(this.unseal(k.sealed), 'utf8') };
+    let secret = this.secrets.get(k.name);
+    if (!secret) this.secrets.set(k.name, (secret = createSecretKey(Buffer.from(this.unseal(k.sealed), 'utf8'))));
+    return { name: k.name, status: k.status, upstreams: k.upstreams, secret };
   }
 
   touch(name: string): void {
-    const k = this.keys.get(name);
-    if (!k) return;
-    k.last_used = new Date().toISOString();
+    this.lastUsedMs.set(name, Date.now());
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
@@ -157,11 +161,20 @@ export class ApiKeyStore {
     return Buffer.concat([d.update(Buffer.from(s.data, 'base64')), d.final()]).toString('utf8');
   }
 
+  private applyLastUsed(): void {
+    for (const [name, ms] of this.lastUsedMs) {
+      const k = this.keys.get(name);
+      if (k) k.last_used = new Date(ms).toISOString();
+    }
+  }
+
   private reindex(): void {
+    this.secrets.clear();
     this.byFingerprint = new Map([...this.keys.values()].map((k) => [k.fingerprint, k]));
   }
 
   private serialize(): string {
+    this.applyLastUsed();
     return JSON.stringify([...this.keys.values()], null, 1);
   }
 

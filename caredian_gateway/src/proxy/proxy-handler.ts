@@ -1,7 +1,7 @@
 // /proxy/<name>[/<rest>]: API key, optional signed body, then the exact raw bytes forwarded to the
 // upstream and its response streamed back. Served from node:http directly, like the ingest fast path.
-import { request as httpRequest, Agent as HttpAgent, type IncomingMessage, type ServerResponse, type IncomingHttpHeaders, type OutgoingHttpHeaders } from 'node:http';
-import { request as httpsRequest, Agent as HttpsAgent } from 'node:https';
+import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
+import { Pool, errors as undiciErrors } from 'undici';
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
@@ -22,8 +22,8 @@ interface Route {
 export class ProxyHandler {
   private upstreams = new Map<string, UpstreamConfig>();
   private readonly replay = new ReplayCache();
-  private readonly httpAgent = new HttpAgent({ keepAlive: true, maxSockets: 256 });
-  private readonly httpsAgent = new HttpsAgent({ keepAlive: true, maxSockets: 256 });
+  /** One keep-alive connection pool per upstream origin (undici: far less per-request work than node:http's client). */
+  private readonly pools = new Map<string, Pool>();
 
   constructor(
     upstreams: UpstreamConfig[],
@@ -122,59 +122,71 @@ export class ProxyHandler {
     this.forward(req, res, route, body, (status, resBytes, failed) => usage(status, body.length, resBytes, failed || status >= 400));
   }
 
+  private pool(origin: string): Pool {
+    let p = this.pools.get(origin);
+    if (!p) this.pools.set(origin, (p = new Pool(origin, { connections: 128, keepAliveTimeout: 60_000 })));
+    return p;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.pools.values()].map((p) => p.close()));
+  }
+
   private forward(req: IncomingMessage, res: ServerResponse, route: Route, body: Buffer, done: (status: number, resBytes: number, failed: boolean) => void): void {
     const { target, upstream } = route;
-    const headers: OutgoingHttpHeaders = {};
-    for (const [k, v] of Object.entries(req.headers)) if (!HOP_BY_HOP.has(k) && !CREDENTIALS.has(k) && k !== 'host' && v !== undefined) headers[k] = v;
-    headers.host = target.host;
-    headers['content-length'] = String(body.length);
+    const headers: Record<string, string> = {};
+    for (const [k, v] of Object.entries(req.headers)) {
+      if (HOP_BY_HOP.has(k) || CREDENTIALS.has(k) || k === 'host' || k === 'content-length' || v === undefined) continue;
+      headers[k] = Array.isArray(v) ? v.join(', ') : v;
+    }
     const prior = req.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = prior ? `${String(prior)}, ${req.socket.remoteAddress ?? ''}` : (req.socket.remoteAddress ?? '');
     headers['x-forwarded-proto'] = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
-    const isHttps = target.protocol === 'https:';
-    const up = (isHttps ? httpsRequest : httpRequest)(target, { method: req.method, headers, agent: isHttps ? this.httpsAgent : this.httpAgent });
     let finished = false;
     const finish = (status: number, resBytes: number, failed: boolean) => {
       if (finished) return;
       finished = true;
-      clearTimeout(deadline);
       done(status, resBytes, failed);
     };
-    // Until the response starts: the upstream's whole timeout. After that: the same as idle time.
-    const deadline = setTimeout(() => {
-      up.destroy(new Error('timeout'));
-      if (!res.headersSent) finish(504, send(res, 504, 'upstream_timeout', `the upstream did not answer within ${upstream.timeout_ms} ms`), true);
-    }, upstream.timeout_ms);
-    up.on('error', (err) => {
-      if (finished) return;
-      if (!res.headersSent) {
-        finish(502, send(res, 502, 'upstream_unreachable', 'the upstream could not be reached'), true);
-        this.log.warn({ upstream: upstream.name, reason: (err as NodeJS.ErrnoException).code ?? err.message }, 'upstream unreachable');
-      }
-    });
-    up.on('response', (ur) => {
-      clearTimeout(deadline);
-      const out: OutgoingHttpHeaders = {};
-      for (const [k, v] of Object.entries(ur.headers as IncomingHttpHeaders)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
-      res.writeHead(ur.statusCode ?? 502, out);
-      let bytes = 0;
-      ur.on('data', (c: Buffer) => (bytes += c.length));
-      ur.setTimeout(upstream.timeout_ms, () => ur.destroy(new Error('idle timeout')));
-      ur.on('error', () => {
-        res.destroy();
-        finish(ur.statusCode ?? 502, bytes, true);
-      });
-      res.on('close', () => {
-        if (!res.writableFinished) ur.destroy();
-        finish(ur.statusCode ?? 502, bytes, !res.writableFinished);
-      });
-      ur.pipe(res);
-    });
-    res.on('close', () => {
-      if (!res.headersSent) up.destroy();
-    });
-    up.end(body);
+    this.pool(target.origin)
+      .request({
+        origin: target.origin,
+        path: target.pathname + target.search,
+        method: req.method as 'POST',
+        headers,
+        body,
+        // Until the response headers: the upstream's timeout. Then the same as the longest silence.
+        headersTimeout: upstream.timeout_ms,
+        bodyTimeout: upstream.timeout_ms,
+      })
+      .then(
+        ({ statusCode, headers: upHeaders, body: upBody }) => {
+          const out: OutgoingHttpHeaders = {};
+          for (const [k, v] of Object.entries(upHeaders)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+          res.writeHead(statusCode, out);
+          let bytes = 0;
+          upBody.on('data', (c: Buffer) => (bytes += c.length));
+          upBody.on('error', () => {
+            res.destroy();
+            finish(statusCode, bytes, true);
+          });
+          res.on('close', () => {
+            // The client went away mid-response: stop reading from the upstream.
+            if (!res.writableFinished) upBody.destroy();
+            finish(statusCode, bytes, !res.writableFinished);
+          });
+          upBody.pipe(res);
+        },
+        (err: unknown) => {
+          if (res.headersSent || res.destroyed) return finish(499, 0, true);
+          if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+            return finish(504, send(res, 504, 'upstream_timeout', `the upstream did not answer within ${upstream.timeout_ms} ms`), true);
+          }
+          this.log.warn({ upstream: upstream.name, reason: (err as { code?: string }).code ?? (err as Error).message }, 'upstream unreachable');
+          finish(502, send(res, 502, 'upstream_unreachable', 'the upstream could not be reached'), true);
+        },
+      );
   }
 
   private record(key: KeyMatch, upstream: string, method: string, path: string, status: number, reqBytes: number, resBytes: number, ms: number, error: boolean, startedMs: number): void {

@@ -1,7 +1,7 @@
 // X-Auth-Token: an HS256 JWT keyed by the API key, binding one request — its body (bh, the
 // base64url SHA-256 of the raw bytes), method (htm) and path+query as sent (htu) — to a moment (iat,
 // ±300 s) and a unique id (jti, refused if seen again within the window).
-import { createHash } from 'node:crypto';
+import { createHash, type KeyObject } from 'node:crypto';
 import { jwtVerify, errors as joseErrors } from 'jose';
 
 export const MAX_SKEW_S = 300;
@@ -43,7 +43,7 @@ export class ReplayCache {
 
 export async function verifySignedRequest(
   token: string | undefined,
-  secret: Buffer,
+  secret: KeyObject,
   keyName: string,
   r: SignedRequest,
   replay: ReplayCache,
