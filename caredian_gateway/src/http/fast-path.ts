@@ -8,6 +8,7 @@ import type { Logger } from '../core/logger.js';
 import { checkBearer, isAuthFailure } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
+import { readBodyLimited } from './read-body.js';
 
 const REQ_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=("?)utf-8\2\s*)?$/i;
@@ -56,11 +57,11 @@ export class FastPath {
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json');
     const declared = Number(req.headers['content-length'] ?? 0);
     if (declared > ep.limitBytes) return errorResult(413, 'payload_too_large', 'request body is larger than this route accepts');
-    const raw = await readBody(req, ep.limitBytes);
+    const raw = await readBodyLimited(req, ep.limitBytes);
     if (raw === undefined) return errorResult(413, 'payload_too_large', 'request body is larger than this route accepts');
     let body: unknown;
     try {
-      body = JSON.parse(raw);
+      body = JSON.parse(raw.toString('utf8'));
     } catch {
       return errorResult(400, 'invalid_request', 'request body is not valid JSON');
     }
@@ -80,26 +81,4 @@ export class FastPath {
       else this.log.warn(line, 'request completed');
     }
   }
-}
-
-/** The body as text, or undefined once it exceeds `limit` bytes. */
-function readBody(req: IncomingMessage, limit: number): Promise<string | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.off('end', onEnd);
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    };
-    const onEnd = () => resolve(chunks.length === 1 ? chunks[0]!.toString('utf8') : Buffer.concat(chunks).toString('utf8'));
-    req.on('data', onData);
-    req.on('end', onEnd);
-    req.on('error', reject);
-  });
 }

@@ -25,15 +25,8 @@ interface StoredKey {
   sealed: { iv: string; tag: string; data: string };
 }
 
-export interface KeyInfo {
-  name: string;
-  status: KeyStatus;
-  upstreams: string[] | null;
-  created: string;
-  last_used: string | null;
-  revoked_at?: string;
-  source: 'config' | 'admin';
-}
+/** What the admin API shows of a key: never the key itself. */
+export type KeyInfo = Pick<StoredKey, 'name' | 'status' | 'upstreams' | 'created' | 'last_used' | 'revoked_at'> & { source: 'config' | 'admin' };
 
 export interface KeyMatch {
   name: string;

@@ -7,6 +7,7 @@ import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
 import type { ApiKeyStore, KeyMatch } from './api-key-store.js';
 import { ReplayCache, verifySignedRequest } from './signature.js';
+import { readBodyLimited } from '../http/read-body.js';
 
 const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 // Never forwarded upstream: the client's credentials for this gateway.
@@ -108,7 +109,7 @@ export class ProxyHandler {
     const limit = route.upstream.max_body_bytes;
     const tooLarge = (read: number) => usage(413, read, send(res, 413, 'body_too_large', `the body is larger than ${limit} bytes`, { Connection: 'close' }, () => req.resume()), true);
     if (Number(req.headers['content-length'] ?? 0) > limit) return tooLarge(0);
-    const body = await readRaw(req, limit);
+    const body = await readBodyLimited(req, limit);
     if (!body) return tooLarge(limit);
     if (route.upstream.require_signature) {
       const token = req.headers['x-auth-token'];
@@ -203,25 +204,4 @@ function send(res: ServerResponse, status: number, error: string, description: s
   res.writeHead(status, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': size, 'Cache-Control': 'no-store', 'X-Content-Type-Options': 'nosniff', ...headers });
   res.end(payload, after);
   return size;
-}
-
-/** The raw body, or undefined once it exceeds `limit` bytes. */
-function readRaw(req: IncomingMessage, limit: number): Promise<Buffer | undefined> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    let size = 0;
-    const onData = (c: Buffer) => {
-      size += c.length;
-      if (size > limit) {
-        req.off('data', onData);
-        req.pause();
-        resolve(undefined);
-        return;
-      }
-      chunks.push(c);
-    };
-    req.on('data', onData);
-    req.on('end', () => resolve(Buffer.concat(chunks, size)));
-    req.on('error', reject);
-  });
 }
