@@ -33,6 +33,9 @@ import type { RouteDoc } from './http/openapi.js';
 import { ApiKeyStore } from './proxy/api-key-store.js';
 import { ProxyHandler } from './proxy/proxy-handler.js';
 import { proxyAdminRouter } from './proxy/admin-routes.js';
+import { HaClient, haEndpoints } from './ha/ha-client.js';
+import { AlertService } from './ha/alerts.js';
+import { fallsRouter } from './ha/admin-routes.js';
 
 export interface GatewayOptions {
   tokenRoute?: TokenRouteOptions;
@@ -58,6 +61,7 @@ export class Gateway {
     readonly fastPath: FastPath,
     readonly proxy: ProxyHandler,
     readonly apiKeys: ApiKeyStore,
+    readonly alerts: AlertService | undefined,
     readonly adminApp: ReturnType<typeof createAdminApp>,
     readonly adminToken: string | undefined,
     readonly writer?: InfluxWriter,
@@ -85,7 +89,20 @@ export class Gateway {
     const writer = influx
       ? new InfluxWriter(influx, store, log.child({ module: 'influx' }), { database: c.influx_db, measurement: c.influx_measurement, createDatabase: c.influx_create_db, dir: logDir })
       : undefined;
-    const modules: GatewayModule[] = [devices, ...(writer ? [writer] : [])];
+    const haEp = haEndpoints(c);
+    const ha = haEp ? new HaClient(haEp, log.child({ module: 'home_assistant' }), { requestTimeoutMs: c.request_timeout_sec * 1000 }) : undefined;
+    const alerts = ha
+      ? new AlertService(c.data_dir, ha, bus, store, devices, {
+          notifyTargets: c.ha_notify_mobile,
+          persist: c.ha_notify_persist,
+          critical: c.ha_notify_critical,
+          cooldownSec: c.fall_cooldown_sec,
+          escalateAfterSec: c.escalation_after_sec,
+          escalationTiers: c.escalation_targets.map((t) => t.split(',').map((x) => x.trim()).filter(Boolean)),
+          escalationMaxSteps: c.escalation_max_steps,
+        }, log.child({ module: 'alerts' }))
+      : undefined;
+    const modules: GatewayModule[] = [devices, ...(writer ? [writer] : []), ...(alerts ? [alerts] : []), ...(ha ? [ha] : [])];
 
     const readiness = new Readiness();
     readiness.add('storage', () => {
@@ -95,7 +112,8 @@ export class Gateway {
     });
     readiness.add('influxdb', () => (writer ? writer.status() : { ready: true, detail: 'not configured: events are kept in the embedded event log' }));
     readiness.add('model', () => (c.fall_inference_enabled ? { ready: false, detail: 'fall inference is enabled but no model runtime is available in this version' } : { ready: true, detail: 'disabled' }));
-    readiness.add('home_assistant', () => ({ ready: true, detail: c.ha_base_url || process.env.SUPERVISOR_TOKEN ? 'configured (integration not active in this version)' : 'not configured' }));
+    readiness.add('home_assistant', () => (ha ? ha.status() : { ready: true, detail: 'not configured' }));
+    if (alerts) readiness.addModule(alerts);
     readiness.addModule(devices);
 
     const docs: RouteDoc[] = [
@@ -162,9 +180,10 @@ export class Gateway {
               },
         }),
         proxyAdminRouter({ keys: apiKeys, upstreams: proxy.upstreamNames, store, influx, log }),
+        fallsRouter(alerts),
       ],
     });
-    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, fastPath, proxy, apiKeys, adminApp, adminToken, writer);
+    gw = new Gateway(c, log, bus, store, devices, modules, readiness, deviceApp, fastPath, proxy, apiKeys, alerts, adminApp, adminToken, writer);
     if (!c.jwt_private_pem_path) {
       const t = setInterval(() => keys.reloadIfChanged().then((changed) => changed && log.info('signing keys reloaded'), (err: unknown) => log.error({ err }, 'could not reload signing keys')), 10_000);
       t.unref();

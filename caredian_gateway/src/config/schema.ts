@@ -164,6 +164,10 @@ export const FIELDS = {
   ha_notify_mobile: field(stringList().default([]), 'HA_NOTIFY_MOBILE'),
   // The persistent-notification service ('off' disables); the seed's 'notify.persistent_notification' still works.
   ha_notify_persist: field(z.string().regex(/^(off|[a-z_]+\.[a-z0-9_]+)$/, { error: "must be a service like persistent_notification.create, or 'off'" }).default('persistent_notification.create'), 'HA_NOTIFY_PERSIST'),
+  ha_notify_critical: field(bool(true), 'HA_NOTIFY_CRITICAL'),
+  escalation_after_sec: field(int(10, 86400).default(300), 'ESCALATION_AFTER_SEC'),
+  escalation_targets: field(stringList().default([]), 'ESCALATION_TARGETS'),
+  escalation_max_steps: field(int(0, 100).default(3), 'ESCALATION_MAX_STEPS'),
   // fall inference
   fall_inference_enabled: field(bool(false), 'FALL_INFERENCE_ENABLED'),
   fall_model_path: field(optionalString(), 'FALL_MODEL_PATH', { addon: false }),

@@ -86,7 +86,7 @@ export class DeviceRegistry implements GatewayModule {
   }
 
   private onStored(e: StoredEvent): void {
-    if (e.kind === 'usage') return;
+    if (e.kind === 'usage' || e.kind === 'alert') return;
     this.touch(e.device_id, e.client_id, e.received_ms);
     const d = this.devices.get(e.device_id)!;
     if (e.kind === 'heartbeat') {

@@ -129,8 +129,11 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     return this.lastError ? { ok: false, error: this.lastError } : { ok: true };
   }
 
-  /** Assigns sequence numbers and resolves once the records are on disk. */
-  append(items: Unsequenced[]): Promise<StoredEvent[]> {
+  /**
+   * Assigns sequence numbers (calling `sequenced` on each record once it has one, before it is
+   * encoded) and resolves once the records are on disk.
+   */
+  append(items: Unsequenced[], sequenced?: (r: StoredEvent) => void): Promise<StoredEvent[]> {
     if (!this.fh) return Promise.reject(new StorageError('event log is closed'));
     const bytesGuess = items.length * RECORD_BYTES_GUESS;
     if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
@@ -140,6 +143,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     for (const r of records) {
       r.seq = this.nextSeq++;
       if (!r.received_ms) r.received_ms = now;
+      sequenced?.(r);
       data += encodeRecord(r);
     }
     const bytes = Buffer.byteLength(data);

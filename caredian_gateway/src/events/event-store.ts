@@ -1,5 +1,5 @@
-// Ingest path on top of the log: idempotent retries, unique per-device nanosecond timestamps,
-// durable append, then the event bus. State that outlives released segments sits in state.json.
+// Ingest path on top of the log: idempotent retries, unique nanosecond timestamps, durable
+// append, then the event bus. Retry ids that outlive released segments sit in state.json.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/files.js';
@@ -11,8 +11,18 @@ const DEDUPE_WINDOW_MS = 24 * 3600_000;
 const DEDUPE_MAX = 1_000_000;
 
 interface Snapshot {
-  lastNs: Record<string, string>;
   ids: [key: string, eventId: string, atMs: number][];
+}
+
+/**
+ * The point's time in InfluxDB: the event's millisecond, plus the record's sequence number modulo
+ * 10^6 in the sub-millisecond digits. Sequence numbers are unique and durable, so two records can
+ * share a timestamp only if they happened in the same millisecond a million records apart: nothing a
+ * device sends overwrites another point, back-dated events keep their time, and a replay after a
+ * crash rewrites exactly the same point.
+ */
+export function pointTimeNs(tsSeconds: number, seq: number): string {
+  return (BigInt(Math.round(tsSeconds * 1000)) * 1_000_000n + BigInt(seq % 1_000_000)).toString();
 }
 
 export interface IngestResult {
@@ -21,7 +31,6 @@ export interface IngestResult {
 }
 
 export class EventStore {
-  private lastNs = new Map<string, bigint>();
   /** (device, client event id) → the stored event id and when it was accepted. */
   private ids = new Map<string, { eventId: string; at: number }>();
   private readonly statePath: string;
@@ -37,7 +46,6 @@ export class EventStore {
   async open(): Promise<void> {
     if (existsSync(this.statePath)) {
       const s = JSON.parse(readFileSync(this.statePath, 'utf8')) as Snapshot;
-      for (const [d, ns] of Object.entries(s.lastNs)) this.lastNs.set(d, BigInt(ns));
       const cutoff = Date.now() - DEDUPE_WINDOW_MS;
       for (const [k, eventId, at] of s.ids) if (at > cutoff) this.ids.set(k, { eventId, at });
     }
@@ -45,9 +53,6 @@ export class EventStore {
   }
 
   private observe(r: StoredEvent): void {
-    const ns = BigInt(r.ts_ns);
-    const prev = this.lastNs.get(r.device_id);
-    if (prev === undefined || ns > prev) this.lastNs.set(r.device_id, ns);
     if (r.kind === 'fall' && Date.now() - r.received_ms < DEDUPE_WINDOW_MS) this.ids.set(idKey(r.device_id, r.event_id), { eventId: r.event_id, at: r.received_ms });
   }
 
@@ -62,7 +67,7 @@ export class EventStore {
 
   async ingestMany(items: { rec: NewRecord; clientEventId?: string }[]): Promise<IngestResult[]> {
     const out: (IngestResult | undefined)[] = [];
-    const fresh: { i: number; key?: string; rec: StoredEvent }[] = [];
+    const fresh: { i: number; key?: string; rec: StoredEvent; ts: number }[] = [];
     const now = Date.now();
     for (const [i, { rec, clientEventId }] of items.entries()) {
       const key = clientEventId !== undefined ? idKey(rec.device_id, clientEventId) : undefined;
@@ -75,15 +80,19 @@ export class EventStore {
       // Reserve the id now so a concurrent retry of the same event is seen as a duplicate.
       if (key && body.kind === 'fall') this.ids.set(key, { eventId: body.event_id, at: now });
       const stored = body as StoredEvent;
-      stored.ts_ns = this.allocate(rec.device_id, ts);
+      stored.ts_ns = '';
       stored.seq = 0;
       stored.received_ms = now;
-      fresh.push({ i, key, rec: stored });
+      fresh.push({ i, key, rec: stored, ts });
     }
     if (fresh.length) {
       let stored: StoredEvent[];
       try {
-        stored = await this.log.append(fresh.map((f) => f.rec));
+        const tsOf = new Map(fresh.map((f) => [f.rec, f.ts]));
+        stored = await this.log.append(
+          fresh.map((f) => f.rec),
+          (r) => (r.ts_ns = pointTimeNs(tsOf.get(r)!, r.seq)),
+        );
       } catch (e) {
         for (const f of fresh) if (f.key) this.ids.delete(f.key);
         throw e;
@@ -93,15 +102,6 @@ export class EventStore {
       for (const ev of stored) this.bus.emit('event.stored', ev);
     }
     return out as IngestResult[];
-  }
-
-  /** Event time in ns, strictly after the device's previous one so no point overwrites another. */
-  private allocate(deviceId: string, tsSeconds: number): string {
-    let ns = BigInt(Math.round(tsSeconds * 1e6)) * 1000n;
-    const prev = this.lastNs.get(deviceId);
-    if (prev !== undefined && ns <= prev) ns = prev + 1n;
-    this.lastNs.set(deviceId, ns);
-    return ns.toString();
   }
 
   private trimIds(): void {
@@ -125,10 +125,7 @@ export class EventStore {
   }
 
   private saveSnapshot(): void {
-    const snap: Snapshot = {
-      lastNs: Object.fromEntries([...this.lastNs].map(([d, ns]) => [d, ns.toString()])),
-      ids: [...this.ids].map(([k, v]) => [k, v.eventId, v.at]),
-    };
+    const snap: Snapshot = { ids: [...this.ids].map(([k, v]) => [k, v.eventId, v.at]) };
     writeFileAtomic(this.statePath, JSON.stringify(snap));
   }
 

@@ -39,7 +39,17 @@ export interface UsageRecord {
   error: 0 | 1;
 }
 
-export type RecordBody = FallRecord | HeartbeatRecord | UsageRecord;
+/** A step in a fall alert's life: acknowledged by someone, or escalated to the next tier. */
+export interface AlertRecord {
+  kind: 'alert';
+  device_id: string;
+  alert_id: string;
+  action: 'acknowledged' | 'escalated';
+  by?: string;
+  step?: number;
+}
+
+export type RecordBody = FallRecord | HeartbeatRecord | UsageRecord | AlertRecord;
 
 /** What the caller hands to the log: the body plus the time the event happened (epoch seconds). */
 export type NewRecord = RecordBody & { ts: number };

@@ -23,6 +23,13 @@ export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
       if (r.uptime_s !== undefined) fields.uptime_s = r.uptime_s;
       return { measurement: DEVICE_STATUS_MEASUREMENT, tags: { device_id: r.device_id }, fields, timestamp: r.ts_ns };
     }
+    case 'alert':
+      return {
+        measurement: 'fall_alerts',
+        tags: { device_id: r.device_id, action: r.action },
+        fields: { alert_id: r.alert_id, by: r.by ?? '', step: r.step ?? 0 },
+        timestamp: r.ts_ns,
+      };
     case 'usage':
       return {
         measurement: API_USAGE_MEASUREMENT,

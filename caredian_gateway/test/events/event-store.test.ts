@@ -26,8 +26,17 @@ test('retries stay deduplicated and timestamps stay unique across restarts, even
   expect(retry.event.kind === 'fall' && retry.event.event_id).toBe('boot1-1');
   const later = await s.ingest(fall('boot2-1'), 'boot2-1');
   expect(later.duplicate).toBe(false);
-  // Same second as every earlier event: still strictly after the last stored timestamp.
-  expect(BigInt(later.event.ts_ns)).toBeGreaterThan(BigInt(first.event.ts_ns) + 30n);
+  // Same second as every earlier event, yet its own timestamp within that millisecond.
+  expect(later.event.ts_ns).not.toBe(first.event.ts_ns);
+  expect(later.event.ts_ns.slice(0, -6)).toBe(first.event.ts_ns.slice(0, -6));
+  await s.close();
+});
+
+test('a back-dated event keeps its time even after newer events of the same device', async () => {
+  const s = await open(tempDir());
+  await s.ingest({ kind: 'heartbeat', device_id: 'dev', ts: 1_760_000_500 });
+  const old = await s.ingest(fall('late-report', 1_760_000_000.25));
+  expect(old.event.ts_ns.slice(0, -6)).toBe('1760000000250');
   await s.close();
 });
 

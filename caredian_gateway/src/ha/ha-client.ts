@@ -1,0 +1,201 @@
+// The connection to Home Assistant: home-assistant-js-websocket over the `ws` package for the
+// websocket API, fetch for the REST states API. Starts whether or not Home Assistant is up,
+// retries forever with backoff, detects dead connections with pings, and says what state it is in.
+import { EventEmitter } from 'node:events';
+import { WebSocket } from 'ws';
+import { createConnection, createSocket, ERR_INVALID_AUTH, type Connection, type HassEvent } from 'home-assistant-js-websocket';
+import type { Config } from '../config/schema.js';
+import type { Logger } from '../core/logger.js';
+import type { GatewayModule, ModuleStatus } from '../core/module.js';
+
+export interface HaEndpoints {
+  wsUrl: string;
+  restBase: string;
+  token: string;
+}
+
+/** Supervisor endpoints as an add-on; HA_BASE_URL + HA_TOKEN standalone; undefined without either. */
+export function haEndpoints(c: Config, env: NodeJS.ProcessEnv = process.env): HaEndpoints | undefined {
+  if (c.mode === 'addon' && env.SUPERVISOR_TOKEN) return { wsUrl: 'ws://supervisor/core/websocket', restBase: 'http://supervisor/core/api', token: env.SUPERVISOR_TOKEN };
+  if (c.ha_base_url && c.ha_token) {
+    const base = c.ha_base_url.replace(/\/$/, '');
+    return { wsUrl: `${base.replace(/^http/, 'ws')}/api/websocket`, restBase: `${base}/api`, token: c.ha_token };
+  }
+  return undefined;
+}
+
+export type HaState = 'connecting' | 'connected' | 'disconnected' | 'auth_invalid';
+
+export interface HaClientOptions {
+  requestTimeoutMs: number;
+  pingEveryMs?: number;
+  backoffMaxMs?: number;
+}
+
+export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements GatewayModule {
+  readonly name = 'home_assistant';
+  state: HaState = 'connecting';
+  private conn?: Connection;
+  private stopped = false;
+  private attempts = 0;
+  private lastError?: string;
+  private pingTimer?: NodeJS.Timeout;
+  private retryTimer?: NodeJS.Timeout;
+  private subscriptions: { eventType: string; handler: (e: HassEvent) => void }[] = [];
+
+  constructor(
+    private readonly ep: HaEndpoints,
+    private readonly log: Logger,
+    private readonly o: HaClientOptions,
+  ) {
+    super();
+    // home-assistant-js-websocket uses the global WebSocket, which Node 20 lacks.
+    (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+  }
+
+  get ready(): boolean {
+    return this.state === 'connected';
+  }
+
+  async start(): Promise<void> {
+    this.stopped = false;
+    void this.connect();
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.retryTimer);
+    clearInterval(this.pingTimer);
+    this.conn?.close();
+    this.conn = undefined;
+  }
+
+  status(): ModuleStatus {
+    const detail = { connecting: 'connecting', connected: 'connected', disconnected: `disconnected; retrying${this.lastError ? ` (${this.lastError})` : ''}`, auth_invalid: 'Home Assistant refused the token (auth_invalid); check HA_TOKEN' }[this.state];
+    // Alerts wait in the outbox while Home Assistant is away, so this does not make the gateway unready.
+    return { ready: true, detail, state: this.state };
+  }
+
+  /** Subscribes now and after every reconnect (the library re-subscribes on its own reconnects). */
+  subscribe(eventType: string, handler: (e: HassEvent) => void): void {
+    this.subscriptions.push({ eventType, handler });
+    if (this.conn) void this.conn.subscribeEvents(handler, eventType);
+  }
+
+  async callService(domain: string, service: string, data: Record<string, unknown>): Promise<void> {
+    await this.send({ type: 'call_service', domain, service, service_data: data });
+  }
+
+  async fireEvent(eventType: string, data: Record<string, unknown>): Promise<void> {
+    await this.send({ type: 'fire_event', event_type: eventType, event_data: data });
+  }
+
+  /** POST /api/states/<entity_id> (REST): creates or updates a state Home Assistant does not own. */
+  async setState(entityId: string, state: string, attributes: Record<string, unknown>): Promise<void> {
+    const r = await fetch(`${this.ep.restBase}/states/${entityId}`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${this.ep.token}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ state, attributes }),
+      signal: AbortSignal.timeout(this.o.requestTimeoutMs),
+    });
+    await r.text();
+    if (r.status !== 200 && r.status !== 201) throw new Error(`POST /api/states/${entityId}: HTTP ${r.status}`);
+  }
+
+  private async send(msg: { type: string; [k: string]: unknown }): Promise<void> {
+    const conn = this.conn;
+    if (!conn || !this.ready) throw new Error('Home Assistant is not connected');
+    await withTimeout(conn.sendMessagePromise(msg), this.o.requestTimeoutMs, `${String(msg.type)} timed out`);
+  }
+
+  private async connect(): Promise<void> {
+    if (this.stopped) return;
+    this.state = this.attempts === 0 ? 'connecting' : this.state;
+    const auth = { wsUrl: this.ep.wsUrl, accessToken: this.ep.token, expired: false, refreshAccessToken: async () => undefined };
+    try {
+      const conn = await createConnection({ createSocket: (options) => createSocket({ ...options, auth: auth as never, setupRetry: 0 }) });
+      if (this.stopped) return conn.close();
+      this.conn = conn;
+      conn.addEventListener('ready', () => this.onReady(conn));
+      conn.addEventListener('disconnected', () => this.onDown('connection lost'));
+      conn.addEventListener('reconnect-error', (_c, err) => {
+        // The library gives up on invalid auth; start over with our own backoff.
+        this.conn = undefined;
+        conn.close();
+        this.onFailure(err);
+      });
+      for (const s of this.subscriptions) await conn.subscribeEvents(s.handler, s.eventType);
+      this.onReady(conn);
+    } catch (err) {
+      this.onFailure(err);
+    }
+  }
+
+  private onReady(conn: Connection): void {
+    const wasDown = this.state !== 'connected';
+    this.state = 'connected';
+    this.attempts = 0;
+    this.lastError = undefined;
+    clearInterval(this.pingTimer);
+    this.pingTimer = setInterval(() => this.ping(conn), this.o.pingEveryMs ?? 30_000);
+    this.pingTimer.unref();
+    if (wasDown) this.log.info({ url: this.ep.wsUrl }, 'connected to Home Assistant');
+    this.emit('ready');
+  }
+
+  private onDown(why: string): void {
+    if (this.state === 'connected') this.log.warn({ reason: why }, 'Home Assistant connection lost; reconnecting');
+    this.state = 'disconnected';
+    this.lastError = why;
+    clearInterval(this.pingTimer);
+    this.emit('down');
+  }
+
+  private onFailure(err: unknown): void {
+    clearInterval(this.pingTimer);
+    this.attempts++;
+    if (err === ERR_INVALID_AUTH) {
+      if (this.state !== 'auth_invalid') this.log.error({ url: this.ep.wsUrl }, 'Home Assistant refused the access token (auth_invalid); check HA_TOKEN. Retrying every 5 minutes.');
+      this.state = 'auth_invalid';
+      this.schedule(300_000);
+      return;
+    }
+    this.lastError = 'cannot connect';
+    if (this.state === 'connected' || this.attempts === 1) this.log.warn({ url: this.ep.wsUrl }, 'cannot reach Home Assistant; retrying with backoff');
+    this.state = 'disconnected';
+    this.emit('down');
+    const base = Math.min(this.o.backoffMaxMs ?? 60_000, 500 * 2 ** Math.min(this.attempts, 10));
+    this.schedule(base / 2 + Math.random() * (base / 2));
+  }
+
+  private schedule(ms: number): void {
+    if (this.stopped) return;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = setTimeout(() => void this.connect(), ms);
+    this.retryTimer.unref();
+  }
+
+  private ping(conn: Connection): void {
+    withTimeout(conn.ping(), Math.min(10_000, this.o.pingEveryMs ?? 30_000), 'ping timed out').catch(() => {
+      this.log.warn('Home Assistant did not answer a ping; reconnecting');
+      this.onDown('ping timeout');
+      conn.reconnect(true);
+    });
+  }
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number, why: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error(why)), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(JSON.stringify(e)));
+      },
+    );
+  });
+}

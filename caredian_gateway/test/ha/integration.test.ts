@@ -1,0 +1,148 @@
+import { ADMIN_TOKEN, startGateway, waitFor, type Harness } from '../support/harness.js';
+import { HA_TOKEN, HaStandin } from '../support/ha-standin.js';
+import { Slugs } from '../../src/ha/entity-ids.js';
+
+let ha: HaStandin;
+let h: Harness;
+beforeAll(async () => {
+  ha = new HaStandin();
+  await ha.start();
+  h = await startGateway({ HA_BASE_URL: ha.url, HA_TOKEN, HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter,notify.mobile_app_son', FALL_COOLDOWN_SEC: '300', LOCATION_DEFAULT: 'living_room' });
+  await waitFor(() => h.gw.alerts && (h.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state === 'connected', 10_000, 'connection to the stand-in');
+});
+afterAll(async () => {
+  await h.close();
+  await ha.stop();
+});
+
+const post = async (path: string, scope: string, body: unknown) => {
+  const t = await h.token(scope);
+  const r = await fetch(`${h.url}${path}`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify(body) });
+  expect(r.status).toBe(200);
+  return (await r.json()) as { event_id: string };
+};
+const fall = (device_id: string, extra: Record<string, unknown> = {}) => post('/events/fall', 'events:fall:ingest', { device_id, event: 'fall', prob: 0.93, ...extra });
+
+test('entity ids are slugified, odd ids included, and stay distinct', () => {
+  const s = new Slugs();
+  expect(s.of('ESP32-01')).toBe('esp32_01');
+  expect(s.of('Living Room (wall)')).toBe('living_room_wall');
+  expect(s.of('esp32_01')).toMatch(/^esp32_01_[0-9a-f]{6}$/);
+  expect(s.of('거실 센서')).toMatch(/^device_[0-9a-f]{6}$/);
+  expect(s.of('band:3@home')).toBe('band_3_home');
+  expect(s.of('ESP32-01')).toBe('esp32_01');
+});
+
+test('a fall: caredian_fall event, actionable notifications to every target, persistent notification, entities', async () => {
+  await post('/devices/heartbeat', 'devices:write', { device_id: 'band-7', battery: 87 });
+  const { event_id } = await fall('band-7', { location: 'bathroom', ts: 1763800000 });
+  await waitFor(() => ha.serviceCalls.filter((c) => c.domain === 'notify').length >= 2 && ha.firedEvents.some((e) => e.event_type === 'caredian_fall'), 10_000, 'alert delivery');
+  const ev = ha.firedEvents.find((e) => e.event_type === 'caredian_fall')!;
+  expect(ev.event_data).toEqual({ device_id: 'band-7', location: 'bathroom', probability: 0.93, source: 'sensor', event_id, time: '2025-11-22T08:26:40.000Z' });
+  const notes = ha.serviceCalls.filter((c) => c.domain === 'notify');
+  expect(notes.map((c) => c.service).sort()).toEqual(['mobile_app_daughter', 'mobile_app_son']);
+  const n = notes[0]!.service_data as { title: string; message: string; data: { actions: { action: string; title: string }[]; push: unknown; priority: string; tag: string } };
+  expect(n.title).toBe('Fall detected: bathroom');
+  expect(n.message).toMatch(/^band-7 detected a fall in bathroom at .*22 Nov.* \(confidence 93%\)\.$/);
+  expect(n.data.actions).toEqual([{ action: `CAREDIAN_ACK_${event_id}`, title: 'Acknowledge' }, { action: `CAREDIAN_OMW_${event_id}`, title: "I'm on my way" }]);
+  expect(n.data).toMatchObject({ priority: 'high', tag: `caredian_${event_id}`, push: { sound: { critical: 1 } } });
+  expect(ha.serviceCalls.find((c) => c.domain === 'persistent_notification' && c.service === 'create')!.service_data).toMatchObject({ title: 'Fall detected: bathroom', notification_id: `caredian_${event_id}` });
+  await waitFor(() => ha.states.get('binary_sensor.caredian_band_7_fall')?.state === 'on', 5000, 'fall entity on');
+  expect(ha.states.get('binary_sensor.caredian_band_7_fall')!.attributes).toMatchObject({ device_class: 'safety', location: 'bathroom', probability: 0.93, source: 'sensor', event_id, acknowledged: false, acknowledged_by: null });
+  expect(ha.states.get('binary_sensor.caredian_band_7_online')).toMatchObject({ state: 'on', attributes: { device_class: 'connectivity' } });
+  expect(ha.states.get('sensor.caredian_band_7_battery')).toMatchObject({ state: '87', attributes: { device_class: 'battery', unit_of_measurement: '%' } });
+});
+
+test('a second fall inside the cooldown updates the open alert instead of notifying again, and is still stored', async () => {
+  const first = await fall('radar-2', { location: 'kitchen' });
+  await waitFor(() => ha.serviceCalls.some((c) => (c.service_data as { data?: { tag?: string } }).data?.tag === `caredian_${first.event_id}`), 10_000, 'first alert');
+  const notifyCount = ha.serviceCalls.filter((c) => c.domain === 'notify').length;
+  const seqBefore = h.gw.store.log.lastCommittedSeq;
+  await fall('radar-2', { location: 'kitchen', prob: 0.99 });
+  expect(h.gw.store.log.lastCommittedSeq).toBe(seqBefore + 1);
+  await waitFor(() => (ha.states.get('binary_sensor.caredian_radar_2_fall')?.attributes.falls as number) === 2, 5000, 'entity updated');
+  expect(ha.states.get('binary_sensor.caredian_radar_2_fall')!.attributes).toMatchObject({ probability: 0.99, event_id: first.event_id });
+  await new Promise((r) => setTimeout(r, 300));
+  expect(ha.serviceCalls.filter((c) => c.domain === 'notify').length).toBe(notifyCount);
+});
+
+test('acknowledge with the notification button: entity off with who and when, event fired, notification cleared, stored', async () => {
+  const { event_id } = await fall('watch-3', { location: 'hall' });
+  await waitFor(() => ha.states.get('binary_sensor.caredian_watch_3_fall')?.state === 'on', 10_000, 'alert open');
+  ha.pressAction(`CAREDIAN_ACK_${event_id}`);
+  await waitFor(() => ha.states.get('binary_sensor.caredian_watch_3_fall')?.state === 'off', 5000, 'entity off');
+  expect(ha.states.get('binary_sensor.caredian_watch_3_fall')!.attributes).toMatchObject({ acknowledged: true, acknowledged_by: 'user-grandson', acknowledged_at: expect.any(String) });
+  await waitFor(() => ha.firedEvents.some((e) => e.event_type === 'caredian_fall_acknowledged' && e.event_data.event_id === event_id), 5000, 'ack event');
+  await waitFor(() => ha.serviceCalls.some((c) => c.domain === 'persistent_notification' && c.service === 'dismiss' && c.service_data.notification_id === `caredian_${event_id}`), 5000, 'dismiss');
+  const stored = [...h.gw.store.log.scan()].find((r) => r.kind === 'alert' && r.alert_id === event_id);
+  expect(stored).toMatchObject({ action: 'acknowledged', by: 'user-grandson', device_id: 'watch-3' });
+});
+
+test('acknowledge through the admin API', async () => {
+  const { event_id } = await fall('watch-4');
+  await waitFor(() => ha.states.get('binary_sensor.caredian_watch_4_fall')?.state === 'on', 10_000, 'alert open');
+  const r = await fetch(`${h.adminUrl}/api/falls/${event_id}/ack`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
+  expect(r.status).toBe(200);
+  expect(((await r.json()) as { alert: { state: string; acknowledged_by: string } }).alert).toMatchObject({ state: 'acknowledged', acknowledged_by: 'admin' });
+  await waitFor(() => ha.states.get('binary_sensor.caredian_watch_4_fall')?.state === 'off', 5000, 'entity off');
+  expect((await fetch(`${h.adminUrl}/api/falls/nope/ack`, { method: 'POST', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).status).toBe(404);
+  const list = (await (await fetch(`${h.adminUrl}/api/falls`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { falls: { id: string }[] };
+  expect(list.falls.some((f) => f.id === event_id)).toBe(true);
+});
+
+test('Home Assistant restarts: it forgets the states, the gateway publishes them again', async () => {
+  expect(ha.states.size).toBeGreaterThan(0);
+  await ha.restart();
+  expect(ha.states.size).toBe(0);
+  await waitFor(() => ha.states.get('binary_sensor.caredian_band_7_fall')?.state === 'on' && ha.states.has('binary_sensor.caredian_band_7_online'), 20_000, 're-publication');
+  expect(ha.states.get('binary_sensor.caredian_watch_3_fall')?.state).toBe('off');
+});
+
+test('a fall while Home Assistant is down is delivered when it is back', async () => {
+  await ha.stop();
+  await waitFor(() => (h.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state !== 'connected', 10_000, 'disconnect noticed');
+  const { event_id } = await fall('band-9', { location: 'garden' });
+  await new Promise((r) => setTimeout(r, 300));
+  expect(h.gw.alerts!.status().outbox).toBeGreaterThanOrEqual(3);
+  await ha.start();
+  await waitFor(() => ha.firedEvents.some((e) => e.event_type === 'caredian_fall' && e.event_data.event_id === event_id), 30_000, 'delivery after the outage');
+  await waitFor(() => ha.serviceCalls.filter((c) => (c.service_data as { data?: { tag?: string } }).data?.tag === `caredian_${event_id}`).length === 2, 10_000, 'notifications after the outage');
+});
+
+test('an unknown notify service is logged with the reason and retried; other targets still get the alert', async () => {
+  const ha2 = new HaStandin();
+  await ha2.start();
+  ha2.missingServices.add('notify.mobile_app_gone');
+  const g = await startGateway({ HA_BASE_URL: ha2.url, HA_TOKEN, HA_NOTIFY_MOBILE: 'notify.mobile_app_gone,notify.mobile_app_here' });
+  try {
+    await waitFor(() => ha2.connected > 0, 10_000, 'connect');
+    const t = await g.token('events:fall:ingest');
+    await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: 'x1', event: 'fall', prob: 0.8 }) });
+    await waitFor(() => ha2.serviceCalls.some((c) => c.service === 'mobile_app_here'), 10_000, 'the working target');
+    await waitFor(() => g.logs.text.includes('Home Assistant call failed; will retry'), 5000, 'the failure log line');
+    expect(g.logs.text).toMatch(/Service notify\.mobile_app_gone not found/);
+    expect(g.gw.alerts!.status().outbox).toBe(1);
+  } finally {
+    await g.close();
+    await ha2.stop();
+  }
+});
+
+test('auth_invalid: one clear log line, no crash loop, status says why', async () => {
+  const ha3 = new HaStandin();
+  await ha3.start();
+  const g = await startGateway({ HA_BASE_URL: ha3.url, HA_TOKEN: 'wrong-token-xxxxxxxxxxxx' });
+  try {
+    await waitFor(() => (g.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state === 'auth_invalid', 10_000, 'auth_invalid state');
+    await new Promise((r) => setTimeout(r, 2000));
+    expect(ha3.authFailures).toBe(1);
+    expect(g.logs.lines.filter((l) => l.includes('auth_invalid')).length).toBe(1);
+    expect(g.logs.text).not.toContain('wrong-token-xxxxxxxxxxxx');
+    expect((await fetch(`${g.url}/health`)).status).toBe(200);
+    const st = (await (await fetch(`${g.adminUrl}/api/status`, { headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } })).json()) as { checks: { home_assistant: { detail: string } } };
+    expect(st.checks.home_assistant.detail).toMatch(/refused the token/);
+  } finally {
+    await g.close();
+    await ha3.stop();
+  }
+});
