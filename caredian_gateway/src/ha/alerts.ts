@@ -218,7 +218,9 @@ export class AlertService implements GatewayModule {
           if (o.nextTryMs > this.now() || !this.ha.ready) continue;
           try {
             await this.deliver(a, o.d);
-            a.outbox.splice(a.outbox.indexOf(o), 1);
+            // acknowledge() may have rebuilt the outbox meanwhile: remove this entry only if it is still there.
+            const i = a.outbox.indexOf(o);
+            if (i >= 0) a.outbox.splice(i, 1);
           } catch (err) {
             o.attempts++;
             o.lastError = (err as Error).message;

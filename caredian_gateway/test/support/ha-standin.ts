@@ -28,6 +28,8 @@ export class HaStandin {
   authFailures = 0;
   /** Services that do not exist (call_service answers not_found). */
   missingServices = new Set<string>();
+  /** call_service answers after this many ms (a slow Home Assistant). */
+  callDelayMs = 0;
   /** When false, pings are not answered (a dead connection). */
   answerPings = true;
   private server?: Server;
@@ -119,6 +121,10 @@ export class HaStandin {
           const call = { domain: msg.domain as string, service: msg.service as string, service_data: (msg.service_data ?? {}) as Record<string, unknown> };
           if (this.missingServices.has(`${call.domain}.${call.service}`)) return result(false, null, { code: 'not_found', message: `Service ${call.domain}.${call.service} not found.` });
           this.serviceCalls.push(call);
+          if (this.callDelayMs) {
+            setTimeout(() => result(true, { context: { id: `ctx-${this.serviceCalls.length}` } }), this.callDelayMs);
+            return;
+          }
           return result(true, { context: { id: `ctx-${this.serviceCalls.length}` } });
         }
         case 'fire_event':
