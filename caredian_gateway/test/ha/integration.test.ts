@@ -94,8 +94,12 @@ test('Home Assistant restarts: it forgets the states, the gateway publishes them
   expect(ha.states.size).toBeGreaterThan(0);
   await ha.restart();
   expect(ha.states.size).toBe(0);
-  await waitFor(() => ha.states.get('binary_sensor.caredian_band_7_fall')?.state === 'on' && ha.states.has('binary_sensor.caredian_band_7_online'), 20_000, 're-publication');
-  expect(ha.states.get('binary_sensor.caredian_watch_3_fall')?.state).toBe('off');
+  await waitFor(
+    () => ha.states.get('binary_sensor.caredian_band_7_fall')?.state === 'on' && ha.states.has('binary_sensor.caredian_band_7_online') && ha.states.get('binary_sensor.caredian_watch_3_fall')?.state === 'off',
+    20_000,
+    're-publication of every entity',
+  );
+  expect(ha.states.get('sensor.caredian_band_7_battery')?.state).toBe('87');
 });
 
 test('a fall while Home Assistant is down is delivered when it is back', async () => {
