@@ -36,7 +36,12 @@ test('entity ids are slugified, odd ids included, and stay distinct', () => {
 test('a fall: caredian_fall event, actionable notifications to every target, persistent notification, entities', async () => {
   await post('/devices/heartbeat', 'devices:write', { device_id: 'band-7', battery: 87 });
   const { event_id } = await fall('band-7', { location: 'bathroom', ts: 1763800000 });
-  await waitFor(() => ha.serviceCalls.filter((c) => c.domain === 'notify').length >= 2 && ha.firedEvents.some((e) => e.event_type === 'caredian_fall'), 10_000, 'alert delivery');
+  // Delivery order is event, phones, persistent notification; wait for all of it.
+  await waitFor(
+    () => ha.serviceCalls.filter((c) => c.domain === 'notify').length >= 2 && ha.firedEvents.some((e) => e.event_type === 'caredian_fall') && ha.serviceCalls.some((c) => c.domain === 'persistent_notification'),
+    10_000,
+    'alert delivery',
+  );
   const ev = ha.firedEvents.find((e) => e.event_type === 'caredian_fall')!;
   expect(ev.event_data).toEqual({ device_id: 'band-7', location: 'bathroom', probability: 0.93, source: 'sensor', event_id, time: '2025-11-22T08:26:40.000Z' });
   const notes = ha.serviceCalls.filter((c) => c.domain === 'notify');
@@ -49,13 +54,15 @@ test('a fall: caredian_fall event, actionable notifications to every target, per
   expect(ha.serviceCalls.find((c) => c.domain === 'persistent_notification' && c.service === 'create')!.service_data).toMatchObject({ title: 'Fall detected: bathroom', notification_id: `caredian_${event_id}` });
   await waitFor(() => ha.states.get('binary_sensor.caredian_band_7_fall')?.state === 'on', 5000, 'fall entity on');
   expect(ha.states.get('binary_sensor.caredian_band_7_fall')!.attributes).toMatchObject({ device_class: 'safety', location: 'bathroom', probability: 0.93, source: 'sensor', event_id, acknowledged: false, acknowledged_by: null });
+  await waitFor(() => ha.states.has('binary_sensor.caredian_band_7_online') && ha.states.has('sensor.caredian_band_7_battery'), 5000, 'device entities');
   expect(ha.states.get('binary_sensor.caredian_band_7_online')).toMatchObject({ state: 'on', attributes: { device_class: 'connectivity' } });
   expect(ha.states.get('sensor.caredian_band_7_battery')).toMatchObject({ state: '87', attributes: { device_class: 'battery', unit_of_measurement: '%' } });
 });
 
 test('a second fall inside the cooldown updates the open alert instead of notifying again, and is still stored', async () => {
   const first = await fall('radar-2', { location: 'kitchen' });
-  await waitFor(() => ha.serviceCalls.some((c) => (c.service_data as { data?: { tag?: string } }).data?.tag === `caredian_${first.event_id}`), 10_000, 'first alert');
+  const tagged = (id: string) => ha.serviceCalls.filter((c) => (c.service_data as { data?: { tag?: string } }).data?.tag === `caredian_${id}`).length;
+  await waitFor(() => tagged(first.event_id) === 2 && ha.serviceCalls.some((c) => c.service_data.notification_id === `caredian_${first.event_id}`), 10_000, 'first alert, both phones and the persistent notification');
   const notifyCount = ha.serviceCalls.filter((c) => c.domain === 'notify').length;
   const seqBefore = h.gw.store.log.lastCommittedSeq;
   await fall('radar-2', { location: 'kitchen', prob: 0.99 });
