@@ -4,6 +4,8 @@ import { join } from 'node:path';
 import { chromium, type Browser } from 'playwright-core';
 import { ADMIN_TOKEN, startGateway, type Harness } from '../support/harness.js';
 import { INGRESS_PREFIX, startIngressProxy } from '../support/ingress-proxy.js';
+import { HA_TOKEN, HaStandin } from '../support/ha-standin.js';
+import { waitFor } from '../support/harness.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 let h: Harness;
@@ -59,5 +61,33 @@ test('standalone without the token: the page asks for it, then loads', async () 
     expect(await page.isHidden('#login')).toBe(true);
   } finally {
     await page.close();
+  }
+});
+
+test('a caregiver acknowledges an open fall from the page: Home Assistant sees it acknowledged', async () => {
+  const ha = new HaStandin();
+  await ha.start();
+  const g = await startGateway({ HA_BASE_URL: ha.url, HA_TOKEN, HA_NOTIFY_MOBILE: 'notify.mobile_app_phone' });
+  const proxy = await startIngressProxy(g.adminUrl, { authorization: `Bearer ${ADMIN_TOKEN}` });
+  const page = await browser.newPage();
+  try {
+    await waitFor(() => ha.connected > 0, 10_000, 'Home Assistant connection');
+    const t = await g.token('events:fall:ingest');
+    const r = await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: 'band-3', location: 'bathroom', event: 'fall', prob: 0.97 }) });
+    const { event_id } = (await r.json()) as { event_id: string };
+    await waitFor(() => ha.states.get('binary_sensor.caredian_band_3_fall')?.state === 'on', 10_000, 'alert open in Home Assistant');
+    await page.goto(proxy.url);
+    const row = page.locator(`#falls tr[data-id="${event_id}"]`);
+    await row.getByRole('button', { name: 'Acknowledge' }).click();
+    await page.waitForSelector(`#falls tr[data-id="${event_id}"] td.ok`, { timeout: 10_000 });
+    // Standalone, the admin token is the identity; as an add-on, the Home Assistant user's name from ingress.
+    expect(await row.textContent()).toContain('acknowledged by admin');
+    await waitFor(() => ha.states.get('binary_sensor.caredian_band_3_fall')?.state === 'off', 10_000, 'entity off in Home Assistant');
+    expect(ha.states.get('binary_sensor.caredian_band_3_fall')!.attributes.acknowledged_by).toBe('admin');
+  } finally {
+    await page.close();
+    proxy.server.close();
+    await g.close();
+    await ha.stop();
   }
 });

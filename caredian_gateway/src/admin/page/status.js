@@ -3,10 +3,10 @@
 (function () {
   const $ = (id) => document.getElementById(id);
   const token = () => sessionStorage.getItem('caredian-admin-token');
-  async function api(path) {
+  async function api(path, method) {
     const headers = {};
     if (token()) headers.Authorization = 'Bearer ' + token();
-    const r = await fetch(path, { headers });
+    const r = await fetch(path, { headers, method: method || 'GET' });
     if (r.status === 401) throw Object.assign(new Error('unauthorized'), { status: 401 });
     if (!r.ok) throw new Error(path + ': HTTP ' + r.status);
     return r.json();
@@ -27,7 +27,8 @@
   }
   async function refresh() {
     try {
-      const [s, d, e] = await Promise.all([api('api/status'), api('api/devices'), api('api/events?limit=20')]);
+      const [s, d, e, f] = await Promise.all([api('api/status'), api('api/devices'), api('api/events?limit=20'), api('api/falls')]);
+      fillFalls(f.falls);
       $('version').textContent = 'v' + s.version;
       statusList(s);
       fill('devices', d.devices, [(r) => [r.device_id], (r) => [r.online ? 'online' : 'offline', r.online ? 'ok' : 'bad'], (r) => [r.last_seen], (r) => [r.location], (r) => [r.battery]]);
@@ -37,6 +38,25 @@
     } catch (err) {
       if (err.status === 401) { $('login').hidden = false; $('main').hidden = true; return; }
       $('error').textContent = String(err.message || err); $('error').hidden = false;
+    }
+  }
+  function fillFalls(falls) {
+    const body = $('falls').querySelector('tbody');
+    body.replaceChildren();
+    for (const a of falls) {
+      const tr = document.createElement('tr');
+      tr.dataset.id = a.id;
+      cell(tr, a.time); cell(tr, a.device_id); cell(tr, a.location); cell(tr, a.probability);
+      cell(tr, a.state === 'open' ? 'OPEN' + (a.escalation_step ? ' (escalated ' + a.escalation_step + 'x)' : '') : 'acknowledged by ' + a.acknowledged_by, a.state === 'open' ? 'bad' : 'ok');
+      const td = document.createElement('td');
+      if (a.state === 'open') {
+        const b = document.createElement('button');
+        b.textContent = 'Acknowledge';
+        b.addEventListener('click', async () => { b.disabled = true; try { await api('api/falls/' + encodeURIComponent(a.id) + '/ack', 'POST'); } finally { refresh(); } });
+        td.appendChild(b);
+      }
+      tr.appendChild(td);
+      body.appendChild(tr);
     }
   }
   $('login').addEventListener('submit', (ev) => { ev.preventDefault(); sessionStorage.setItem('caredian-admin-token', $('token').value); refresh(); });
