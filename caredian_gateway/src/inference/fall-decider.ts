@@ -1,0 +1,92 @@
+// The seed's decision knobs: a window probability counts once its mean over the last `smoothK`
+// windows is >= `threshold`, and a fall is the moment that has held for `sustainK` windows in a row.
+// `mode` combines that with what the device itself reports (/events/fall with event=fall);
+// `sensor_and_model` needs both within `andWindowSec`. After a decided fall, the device is quiet
+// for `cooldownSec`. All times are the events' own (epoch seconds), never arrival times.
+
+export type DecisionMode = 'model_only' | 'sensor_only' | 'sensor_or_model' | 'sensor_and_model';
+
+export interface DeciderSettings {
+  threshold: number;
+  smoothK: number;
+  sustainK: number;
+  cooldownSec: number;
+  mode: DecisionMode;
+  andWindowSec: number;
+}
+
+export interface Decision {
+  ts: number;
+  prob: number;
+  source: 'model' | 'sensor' | 'both';
+}
+
+interface DeviceState {
+  recent: number[];
+  sustained: number;
+  /** A model detection already counted for the current run above threshold. */
+  fired: boolean;
+  quietUntil: number;
+  pendingModel?: { ts: number; prob: number };
+  pendingSensor?: { ts: number; prob: number };
+}
+
+export class FallDecider {
+  private devices = new Map<string, DeviceState>();
+
+  constructor(private readonly s: DeciderSettings) {}
+
+  private state(id: string): DeviceState {
+    let d = this.devices.get(id);
+    if (!d) this.devices.set(id, (d = { recent: [], sustained: 0, fired: false, quietUntil: -Infinity }));
+    return d;
+  }
+
+  /** One model window ending at `ts` with probability `prob`. */
+  onModelWindow(deviceId: string, ts: number, prob: number): Decision | undefined {
+    const d = this.state(deviceId);
+    d.recent.push(prob);
+    if (d.recent.length > this.s.smoothK) d.recent.shift();
+    const smoothed = d.recent.reduce((a, b) => a + b, 0) / d.recent.length;
+    if (smoothed >= this.s.threshold) d.sustained++;
+    else {
+      d.sustained = 0;
+      d.fired = false;
+    }
+    if (d.sustained < this.s.sustainK || d.fired) return undefined;
+    d.fired = true;
+    return this.candidate(d, 'model', ts, smoothed);
+  }
+
+  /** The device reported a fall itself. */
+  onSensorFall(deviceId: string, ts: number, prob: number): Decision | undefined {
+    return this.candidate(this.state(deviceId), 'sensor', ts, prob);
+  }
+
+  private candidate(d: DeviceState, kind: 'model' | 'sensor', ts: number, prob: number): Decision | undefined {
+    const { mode } = this.s;
+    if (mode === 'model_only' && kind === 'sensor') return undefined;
+    if (mode === 'sensor_only' && kind === 'model') return undefined;
+    if (ts < d.quietUntil) return undefined;
+    if (mode === 'sensor_and_model') {
+      const other = kind === 'model' ? d.pendingSensor : d.pendingModel;
+      if (other && Math.abs(ts - other.ts) <= this.s.andWindowSec) {
+        d.pendingModel = d.pendingSensor = undefined;
+        return this.decide(d, { ts: Math.min(ts, other.ts), prob: Math.max(prob, other.prob), source: 'both' });
+      }
+      if (kind === 'model') d.pendingModel = { ts, prob };
+      else d.pendingSensor = { ts, prob };
+      return undefined;
+    }
+    return this.decide(d, { ts, prob, source: kind });
+  }
+
+  private decide(d: DeviceState, x: Decision): Decision {
+    d.quietUntil = x.ts + this.s.cooldownSec;
+    return x;
+  }
+
+  forget(deviceId: string): void {
+    this.devices.delete(deviceId);
+  }
+}

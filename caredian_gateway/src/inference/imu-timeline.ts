@@ -1,0 +1,134 @@
+// One device's IMU stream on the model's sample grid. Samples are placed on their own timeline
+// (t0 + i / rate_hz), never on arrival time, so a recording replayed at any speed yields the same
+// windows. Input at any rate is linearly resampled onto the model's rate; a chunk overlapping what
+// was already received (a retry) is not fed twice; a gap of more than `maxGapSec` starts afresh.
+
+export interface TimelineSpec {
+  /** The model's sample rate. */
+  rateHz: number;
+  /** Samples per window, and samples between the ends of consecutive windows. */
+  windowSamples: number;
+  hopSamples: number;
+  /** Values per sample (e.g. 6: ax ay az gx gy gz). */
+  channels: number;
+  maxGapSec?: number;
+}
+
+export interface Chunk {
+  /** Epoch seconds of the first sample; without it the chunk continues the previous one. */
+  t0?: number;
+  rateHz: number;
+  /** One array of `channels` values per sample. */
+  samples: ArrayLike<number>[];
+}
+
+export interface Window {
+  /** Epoch seconds of the window's last sample. */
+  endTs: number;
+  /** windowSamples × channels values, oldest first, sample-major. */
+  data: Float32Array;
+}
+
+export interface PushResult {
+  /** Input samples used (after dropping what overlapped earlier chunks). */
+  accepted: number;
+  windows: Window[];
+}
+
+export class ImuTimeline {
+  private ring: Float32Array;
+  /** Grid samples written since the last reset. */
+  private count = 0;
+  /** Epoch seconds all internal times are relative to (epoch-scale doubles would cost precision). */
+  private base?: number;
+  private anchor = 0;
+  /** Index of the next grid point to produce (time anchor + k / rateHz). */
+  private k = 0;
+  private last?: { t: number; v: Float64Array };
+  /** Time the next input sample would have, for chunks without t0. */
+  private expectedNext?: number;
+  lastActivityMs = 0;
+
+  constructor(private readonly spec: TimelineSpec) {
+    this.ring = new Float32Array(spec.windowSamples * spec.channels);
+  }
+
+  push(chunk: Chunk, nowSec = Date.now() / 1000): PushResult {
+    const { channels, rateHz } = this.spec;
+    const dt = 1 / chunk.rateHz;
+    const t0Abs = chunk.t0 ?? (this.expectedNext !== undefined ? undefined : nowSec);
+    this.base ??= t0Abs!;
+    const t0 = t0Abs !== undefined ? t0Abs - this.base : this.expectedNext!;
+    this.lastActivityMs = nowSec * 1000;
+    const windows: Window[] = [];
+    let accepted = 0;
+    for (let i = 0; i < chunk.samples.length; i++) {
+      const t = t0 + i * dt;
+      // Already received (a retry, or overlap with the previous chunk): not fed twice.
+      if (this.last && t <= this.last.t + 1e-9) continue;
+      if (this.last && t - this.last.t > (this.spec.maxGapSec ?? 1)) this.reset();
+      const v = Float64Array.from(chunk.samples[i]!);
+      if (v.length !== channels) throw new Error(`sample ${i} has ${v.length} values, expected ${channels}`);
+      accepted++;
+      if (!this.last) {
+        this.anchor = t;
+        this.k = 0;
+      }
+      const prev = this.last ?? { t, v };
+      for (;;) {
+        const g = this.anchor + this.k / rateHz;
+        if (g > t + 1e-9) break;
+        const span = t - prev.t;
+        const f = span > 0 ? (g - prev.t) / span : 1;
+        const at = (this.count % this.spec.windowSamples) * channels;
+        for (let c = 0; c < channels; c++) this.ring[at + c] = prev.v[c]! + (v[c]! - prev.v[c]!) * f;
+        this.count++;
+        this.k++;
+        if (this.count >= this.spec.windowSamples && (this.count - this.spec.windowSamples) % this.spec.hopSamples === 0) windows.push({ endTs: this.base + g, data: this.window() });
+      }
+      this.last = { t, v };
+    }
+    if (chunk.samples.length) this.expectedNext = t0 + chunk.samples.length * dt;
+    return { accepted, windows };
+  }
+
+  private window(): Float32Array {
+    const { windowSamples: n, channels } = this.spec;
+    const out = new Float32Array(n * channels);
+    const start = this.count % n;
+    out.set(this.ring.subarray(start * channels), 0);
+    out.set(this.ring.subarray(0, start * channels), (n - start) * channels);
+    return out;
+  }
+
+  private reset(): void {
+    this.count = 0;
+    this.k = 0;
+    this.last = undefined;
+  }
+}
+
+/** Per-device timelines, dropping devices idle for longer than `idleMs`. */
+export class ImuStreams {
+  private streams = new Map<string, ImuTimeline>();
+  constructor(
+    private readonly spec: TimelineSpec,
+    private readonly idleMs = 10 * 60_000,
+  ) {}
+
+  get(deviceId: string): ImuTimeline {
+    let s = this.streams.get(deviceId);
+    if (!s) this.streams.set(deviceId, (s = new ImuTimeline(this.spec)));
+    return s;
+  }
+
+  get size(): number {
+    return this.streams.size;
+  }
+
+  sweep(nowMs = Date.now()): number {
+    let n = 0;
+    for (const [id, s] of this.streams) if (nowMs - s.lastActivityMs > this.idleMs) this.streams.delete(id), n++;
+    return n;
+  }
+}

@@ -1,0 +1,43 @@
+import { FallDecider, type DeciderSettings } from '../../src/inference/fall-decider.js';
+
+const base: DeciderSettings = { threshold: 0.6, smoothK: 3, sustainK: 2, cooldownSec: 300, mode: 'sensor_or_model', andWindowSec: 5 };
+/** Feeds window probabilities every 0.5 s from t=1000; returns the decisions. */
+const run = (d: FallDecider, probs: number[], t0 = 1000) => probs.map((p, i) => d.onModelWindow('dev', t0 + i * 0.5, p)).filter(Boolean);
+
+test('smoothing over K windows and sustain over K windows', () => {
+  // One spike is smoothed away: mean of [0, 0, 1] < 0.6.
+  expect(run(new FallDecider(base), [0, 0, 1, 0, 0])).toEqual([]);
+  // Smoothed >= 0.6 at windows 3 and 4 (0-based 2: mean .6; 3: mean .8): the second makes the sustain.
+  expect(run(new FallDecider(base), [0.2, 0.7, 0.9, 0.8, 0.1, 0.1, 0.1])).toEqual([{ ts: 1001.5, prob: expect.closeTo(0.8, 5), source: 'model' }]);
+});
+
+test('one decision per run above threshold, and a cooldown per device on the event timeline', () => {
+  const d = new FallDecider(base);
+  const high = Array(20).fill(0.9);
+  expect(run(d, high)).toHaveLength(1);
+  // A new run 100 s later is inside the cooldown; 400 s later it is not.
+  expect(run(d, [0, 0, 0, ...high], 1100)).toEqual([]);
+  expect(run(d, [0, 0, 0, ...high], 1400)).toHaveLength(1);
+  // Another device is independent.
+  expect(d.onSensorFall('other', 1101, 0.9)).toMatchObject({ source: 'sensor' });
+});
+
+test('decision modes', () => {
+  const only = (mode: DeciderSettings['mode']) => new FallDecider({ ...base, mode });
+  expect(only('model_only').onSensorFall('dev', 1000, 0.9)).toBeUndefined();
+  expect(run(only('model_only'), [0.9, 0.9, 0.9])).toHaveLength(1);
+  expect(only('sensor_only').onSensorFall('dev', 1000, 0.9)).toEqual({ ts: 1000, prob: 0.9, source: 'sensor' });
+  expect(run(only('sensor_only'), [0.9, 0.9, 0.9])).toEqual([]);
+  const or = only('sensor_or_model');
+  expect(or.onSensorFall('dev', 1000, 0.7)).toEqual({ ts: 1000, prob: 0.7, source: 'sensor' });
+  expect(run(or, [0.9, 0.9, 0.9], 1001)).toEqual([]); // the same fall, inside the cooldown
+});
+
+test('sensor_and_model: both within the window make one decision with source "both"; either alone makes none', () => {
+  const and = new FallDecider({ ...base, mode: 'sensor_and_model' });
+  expect(and.onSensorFall('dev', 1000, 0.7)).toBeUndefined();
+  expect(run(and, [0.9, 0.9, 0.9], 1002)).toEqual([{ ts: 1000, prob: 0.9, source: 'both' }]);
+  const alone = new FallDecider({ ...base, mode: 'sensor_and_model' });
+  expect(run(alone, [0.9, 0.9, 0.9], 2000)).toEqual([]);
+  expect(alone.onSensorFall('dev', 2100, 0.9)).toBeUndefined(); // 100 s later: not the same fall
+});
