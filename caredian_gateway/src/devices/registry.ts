@@ -117,7 +117,7 @@ export class DeviceRegistry implements GatewayModule {
   private scheduleSave(): void {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      writeFileAtomicAsync(this.path, JSON.stringify(this.list(), null, 1), 0o644)
+      writeFileAtomicAsync(this.path, JSON.stringify(this.list(), null, 1), 0o600)
         .catch((err: unknown) => this.log.error({ err }, 'could not save device registry'))
         .finally(() => (this.saveTimer = undefined));
     }, 1000);
@@ -126,7 +126,7 @@ export class DeviceRegistry implements GatewayModule {
 
   private save(): void {
     try {
-      writeFileAtomic(this.path, JSON.stringify(this.list(), null, 1), 0o644);
+      writeFileAtomic(this.path, JSON.stringify(this.list(), null, 1), 0o600);
     } catch (err) {
       this.log.error({ err }, 'could not save device registry');
     }

@@ -74,7 +74,8 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
 
   /** Recovers the log: cuts a torn tail, then calls `visit` for every retained record in order. */
   async open(visit?: (r: StoredEvent) => void): Promise<void> {
-    mkdirSync(this.o.dir, { recursive: true });
+    // Fall events are health data: owner-only.
+    mkdirSync(this.o.dir, { recursive: true, mode: 0o700 });
     const found = listSegments(this.o.dir);
     for (const [i, s] of found.entries()) {
       let offset = 0;
@@ -214,7 +215,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   private async roll(): Promise<void> {
     await this.fh?.close();
     const path = join(this.o.dir, segmentName(this.nextSeq));
-    closeSync(openSync(path, 'a'));
+    closeSync(openSync(path, 'a', 0o600));
     fsyncDir(this.o.dir);
     this.fh = await open(path, fsc.O_RDWR | fsc.O_DSYNC);
     this.segments.push({ firstSeq: this.nextSeq, path, size: 0 });

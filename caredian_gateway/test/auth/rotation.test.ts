@@ -70,6 +70,10 @@ test('keys and secrets at rest: 0600 files, 0700 key directory, client secrets o
     expect(adminToken.length).toBeGreaterThanOrEqual(40);
     expect(h.logs.text).not.toContain(adminToken);
     expect((await fetch(`${h.adminUrl}/api/status`, { headers: { Authorization: `Bearer ${adminToken}` } })).status).toBe(200);
+    // Events are health data: the log directory and its segments are owner-only.
+    const logDir = join(h.config.data_dir, 'eventlog');
+    expect(statSync(logDir).mode & 0o777).toBe(0o700);
+    for (const f of readdirSync(logDir).filter((n) => n.endsWith('.log'))) expect(statSync(join(logDir, f)).mode & 0o777).toBe(0o600);
   } finally {
     await h.close();
   }
