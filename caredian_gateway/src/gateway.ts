@@ -237,7 +237,7 @@ export class Gateway {
     for (const t of this.timers) clearInterval(t);
     await Promise.all([closeServer(this.deviceServer), closeServer(this.adminServer)]);
     for (const m of [...this.modules].reverse()) await m.stop();
-    this.apiKeys.flush();
+    await this.apiKeys.flush();
     await this.proxy.close();
     await this.store.close();
   }

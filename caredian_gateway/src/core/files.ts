@@ -2,10 +2,14 @@ import { mkdirSync, writeFileSync, renameSync, openSync, fsyncSync, closeSync, c
 import { mkdir, open, rename } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
+let tmpCounter = 0;
+/** A temp name no other write (sync or async, this process or another) uses at the same time. */
+const tmpName = (path: string) => `${path}.tmp-${process.pid}-${++tmpCounter}`;
+
 /** Writes a file so that readers see either the old or the new content, never a torn one. */
 export function writeFileAtomic(path: string, data: string | Buffer, mode = 0o600): void {
   mkdirSync(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = tmpName(path);
   writeFileSync(tmp, data, { mode });
   const fd = openSync(tmp, 'r');
   try {
@@ -34,7 +38,7 @@ export function fsyncDir(dir: string): void {
 /** writeFileAtomic without blocking the event loop (for periodic state saves on hot paths). */
 export async function writeFileAtomicAsync(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
   await mkdir(dirname(path), { recursive: true });
-  const tmp = `${path}.tmp-${process.pid}`;
+  const tmp = tmpName(path);
   const fh = await open(tmp, 'w', mode);
   try {
     await fh.writeFile(data);

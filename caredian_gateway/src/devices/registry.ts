@@ -27,6 +27,7 @@ export class DeviceRegistry implements GatewayModule {
   private devices = new Map<string, DeviceState & { lastSeenMs: number }>();
   private timer?: NodeJS.Timeout;
   private saveTimer?: NodeJS.Timeout;
+  private saving?: Promise<void>;
   private unsubscribe?: () => void;
   private readonly path: string;
 
@@ -53,6 +54,8 @@ export class DeviceRegistry implements GatewayModule {
     this.unsubscribe?.();
     clearInterval(this.timer);
     clearTimeout(this.saveTimer);
+    // A periodic save still in flight must not land after the final one.
+    await this.saving;
     this.save();
   }
 
@@ -117,7 +120,7 @@ export class DeviceRegistry implements GatewayModule {
   private scheduleSave(): void {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      writeFileAtomicAsync(this.path, JSON.stringify(this.list(), null, 1), 0o600)
+      this.saving = writeFileAtomicAsync(this.path, JSON.stringify(this.list(), null, 1), 0o600)
         .catch((err: unknown) => this.log.error({ err }, 'could not save device registry'))
         .finally(() => (this.saveTimer = undefined));
     }, 1000);

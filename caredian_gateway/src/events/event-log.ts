@@ -1,9 +1,8 @@
 // The durable, append-only event log. An append resolves only after its bytes are fsync'd;
 // concurrent appends share one write and one fdatasync (group commit).
 import { EventEmitter } from 'node:events';
-import { mkdirSync, openSync, closeSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { constants as fsc, mkdirSync, openSync, closeSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
-import { constants as fsc } from 'node:fs';
 import { join } from 'node:path';
 import { fsyncDir } from '../core/files.js';
 import { encodeRecord, listSegments, readRecords, segmentName } from './segment-files.js';
@@ -28,9 +27,6 @@ export interface EventLogOptions {
   /** Committed records kept in memory for the writer's fast path. */
   cacheRecords?: number;
 }
-
-/** A record the caller built; the log assigns `seq` (and `received_ms` when 0) in place. */
-type Unsequenced = StoredEvent;
 
 interface Waiter {
   data: string;
@@ -131,20 +127,20 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   }
 
   /**
-   * Assigns sequence numbers (calling `sequenced` on each record once it has one, before it is
-   * encoded) and resolves once the records are on disk.
+   * Assigns sequence numbers in place (and `received_ms` when 0), calling `sequenced` on each record
+   * once it has one and before it is encoded; resolves once the records are on disk.
    */
-  append(items: Unsequenced[], sequenced?: (r: StoredEvent) => void): Promise<StoredEvent[]> {
+  append(items: StoredEvent[], sequenced?: (r: StoredEvent, index: number) => void): Promise<StoredEvent[]> {
     if (!this.fh) return Promise.reject(new StorageError('event log is closed'));
     const bytesGuess = items.length * RECORD_BYTES_GUESS;
     if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
     const now = Date.now();
     const records = items;
     let data = '';
-    for (const r of records) {
+    for (const [i, r] of records.entries()) {
       r.seq = this.nextSeq++;
       if (!r.received_ms) r.received_ms = now;
-      sequenced?.(r);
+      sequenced?.(r, i);
       data += encodeRecord(r);
     }
     const bytes = Buffer.byteLength(data);

@@ -88,10 +88,9 @@ export class EventStore {
     if (fresh.length) {
       let stored: StoredEvent[];
       try {
-        const tsOf = new Map(fresh.map((f) => [f.rec, f.ts]));
         stored = await this.log.append(
           fresh.map((f) => f.rec),
-          (r) => (r.ts_ns = pointTimeNs(tsOf.get(r)!, r.seq)),
+          (r, i) => (r.ts_ns = pointTimeNs(fresh[i]!.ts, r.seq)),
         );
       } catch (e) {
         for (const f of fresh) if (f.key) this.ids.delete(f.key);

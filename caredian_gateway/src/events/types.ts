@@ -23,7 +23,7 @@ export interface HeartbeatRecord {
   client_id?: string;
 }
 
-/** One request through the AI proxy. `device_id` is `apikey:<name>`: the series its timestamp is unique in. */
+/** One request through the AI proxy. `device_id` is `apikey:<name>` (every record names a source). */
 export interface UsageRecord {
   kind: 'usage';
   device_id: string;

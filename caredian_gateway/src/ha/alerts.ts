@@ -290,9 +290,10 @@ export class AlertService implements GatewayModule {
   }
 
   private async publishAll(): Promise<void> {
-    const ids = new Set([...this.devices.list().map((d) => d.device_id), ...[...this.alerts.values()].map((a) => a.device_id)]);
+    const devices = new Map(this.devices.list().map((d) => [d.device_id, d]));
+    const ids = new Set([...devices.keys(), ...[...this.alerts.values()].map((a) => a.device_id)]);
     for (const id of ids) {
-      const d = this.devices.list().find((x) => x.device_id === id);
+      const d = devices.get(id);
       if (d) await this.publishDevice(d);
       await this.publishFall(id);
     }

@@ -46,6 +46,7 @@ export class ApiKeyStore {
   private byFingerprint = new Map<string, StoredKey>();
   private master!: Buffer;
   private saveTimer?: NodeJS.Timeout;
+  private saving?: Promise<void>;
   private readonly path: string;
   private readonly masterPath: string;
 
@@ -126,14 +127,16 @@ export class ApiKeyStore {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
       this.saveTimer = undefined;
-      writeFileAtomicAsync(this.path, this.serialize(), 0o600).catch((err: unknown) => this.log.error({ err }, 'could not save API keys'));
+      this.saving = writeFileAtomicAsync(this.path, this.serialize(), 0o600).catch((err: unknown) => this.log.error({ err }, 'could not save API keys'));
     }, 5000);
     this.saveTimer.unref();
   }
 
-  flush(): void {
+  /** Saves now, after any periodic save still in flight (so that one cannot land last). */
+  async flush(): Promise<void> {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
+    await this.saving;
     this.saveNow();
   }
 

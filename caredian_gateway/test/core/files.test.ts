@@ -1,0 +1,20 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic, writeFileAtomicAsync } from '../../src/core/files.js';
+import { tempDir } from '../support/harness.js';
+
+test('overlapping sync and async atomic writes of one file never leave it torn or leave temp files', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'devices.json');
+  const payload = (n: number) => JSON.stringify({ n, pad: 'x'.repeat(200_000 + n * 997) });
+  const pending: Promise<void>[] = [];
+  for (let n = 0; n < 20; n++) {
+    pending.push(writeFileAtomicAsync(path, payload(n)));
+    // A sync save (as on stop) while async ones are in flight.
+    if (n % 5 === 4) writeFileAtomic(path, payload(100 + n));
+  }
+  await Promise.all(pending);
+  const content = JSON.parse(readFileSync(path, 'utf8')) as { n: number; pad: string };
+  expect(readFileSync(path, 'utf8')).toBe(payload(content.n));
+  expect(readdirSync(dir)).toEqual(['devices.json']);
+});
