@@ -36,6 +36,9 @@ import { proxyAdminRouter } from './proxy/admin-routes.js';
 import { HaClient, haEndpoints } from './ha/ha-client.js';
 import { AlertService } from './ha/alerts.js';
 import { fallsRouter } from './ha/admin-routes.js';
+import { FallInferenceModule } from './inference/inference-module.js';
+import { imuEndpoint } from './inference/imu-endpoint.js';
+import { ImuEnvelopeSchema, ImuResponseSchema } from './inference/imu-schema.js';
 
 export interface GatewayOptions {
   tokenRoute?: TokenRouteOptions;
@@ -102,7 +105,8 @@ export class Gateway {
           escalationMaxSteps: c.escalation_max_steps,
         }, log.child({ module: 'alerts' }))
       : undefined;
-    const modules: GatewayModule[] = [devices, ...(writer ? [writer] : []), ...(alerts ? [alerts] : []), ...(ha ? [ha] : [])];
+    const inference = new FallInferenceModule(c, log.child({ module: 'inference' }));
+    const modules: GatewayModule[] = [devices, inference, ...(writer ? [writer] : []), ...(alerts ? [alerts] : []), ...(ha ? [ha] : [])];
 
     const readiness = new Readiness();
     readiness.add('storage', () => {
@@ -111,7 +115,7 @@ export class Gateway {
       return { ready: h.ok && !full, detail: h.error ?? (full ? 'event log is full (backpressure)' : 'writable'), log_bytes: store.log.sizeBytes, log_max_bytes: store.log.maxBytes };
     });
     readiness.add('influxdb', () => (writer ? writer.status() : { ready: true, detail: 'not configured: events are kept in the embedded event log' }));
-    readiness.add('model', () => (c.fall_inference_enabled ? { ready: false, detail: 'fall inference is enabled but no model runtime is available in this version' } : { ready: true, detail: 'disabled' }));
+    readiness.addModule(inference);
     readiness.add('home_assistant', () => (ha ? ha.status() : { ready: true, detail: 'not configured' }));
     if (alerts) readiness.addModule(alerts);
     readiness.addModule(devices);
@@ -130,6 +134,12 @@ export class Gateway {
         responses: { 200: { description: 'stored', schema: FallEventResponseSchema }, 400: { description: 'invalid body', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 413: { description: 'body too large' }, 415: { description: 'not JSON' }, 503: { description: 'backlog full or storage failing; retry after Retry-After seconds' } },
       },
       {
+        method: 'post', path: '/events/imu', summary: 'Stream raw motion data; the gateway decides falls with its model', scope: 'events:imu:ingest',
+        description: 'Chunks of up to 10 s at 10-400 Hz, acceleration in g (gravity included), rotation in deg/s, device frame. Samples follow their own timeline (t0 + i/rate_hz); without t0 a chunk continues the previous one; overlapping samples (a retry) are not fed twice; a gap over 1 s restarts the window. Falls decided while processing the chunk are stored durably before the response lists them.',
+        body: ImuEnvelopeSchema,
+        responses: { 200: { description: 'processed', schema: ImuResponseSchema }, 400: { description: 'invalid body (lengths, non-finite or implausible values, over 10 s, gyro required by the model)', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 413: { description: 'body too large' }, 503: { description: 'inference disabled or unavailable, or storage full; see error' } },
+      },
+      {
         method: 'post', path: '/devices/heartbeat', summary: 'Device liveness, battery, signal and firmware', scope: 'devices:write',
         body: HeartbeatSchema,
         responses: { 200: { description: 'stored', schema: z.object({ ok: z.literal(true), written: z.literal(1) }) }, 400: { description: 'invalid body', schema: ErrorSchema }, 401: { description: 'missing or invalid token' }, 403: { description: 'insufficient_scope' }, 503: { description: 'retry later' } },
@@ -143,7 +153,11 @@ export class Gateway {
       description: 'Authorization: Bearer <API key>. When the upstream requires it, X-Auth-Token is an HS256 JWT signed with the API key with claims bh (base64url SHA-256 of the body), htm, htu, iat, jti. See DOCS.md.',
       responses: { 200: { description: "the upstream's response, streamed" }, 401: { description: 'missing/unknown/revoked key or a failed signature check', schema: ErrorSchema }, 403: { description: 'key not allowed for this upstream' }, 404: { description: 'unknown upstream' }, 413: { description: 'body over the upstream limit' }, 502: { description: 'upstream unreachable' }, 504: { description: 'upstream timeout' } },
     });
-    const endpoints = [fallEndpoint({ store, locationDefault: c.location_default, log }), heartbeatEndpoint({ store, log })];
+    const endpoints = [
+      fallEndpoint({ store, locationDefault: c.location_default, log, decider: inference.decider }),
+      heartbeatEndpoint({ store, log }),
+      imuEndpoint({ store, locationDefault: c.location_default, log, inference: () => inference.inference, unavailable: () => inference.unavailable() }),
+    ];
     const fastPath = new FastPath(endpoints, tokens, log);
     const deviceApp = createDeviceApp({
       log,

@@ -169,7 +169,7 @@ export const FIELDS = {
   escalation_targets: field(stringList().default([]), 'ESCALATION_TARGETS'),
   escalation_max_steps: field(int(0, 100).default(3), 'ESCALATION_MAX_STEPS'),
   // fall inference
-  fall_inference_enabled: field(bool(false), 'FALL_INFERENCE_ENABLED'),
+  fall_inference_enabled: field(bool(true), 'FALL_INFERENCE_ENABLED'),
   fall_model_path: field(optionalString(), 'FALL_MODEL_PATH', { addon: false }),
   fall_meta_path: field(optionalString(), 'FALL_META_PATH', { addon: false }),
   fall_threshold: field(num(0, 1).optional(), 'FALL_THRESHOLD'),
@@ -178,6 +178,8 @@ export const FIELDS = {
   fall_seq_len: field(int(1, 100).optional(), 'FALL_SEQ_LEN'),
   fall_cooldown_sec: field(int(0, 86400).default(300), 'FALL_COOLDOWN_SEC'),
   fall_decision_mode: field(decisionMode.default('sensor_or_model'), 'FALL_DECISION_MODE'),
+  // sensor_and_model: how close in time the device's report and the model's decision must be.
+  fall_and_window_sec: field(int(1, 120).default(10), 'FALL_AND_WINDOW_SEC'),
 };
 
 export type FieldName = keyof typeof FIELDS;

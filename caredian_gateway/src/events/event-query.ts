@@ -16,6 +16,8 @@ export interface EventRow {
   prob: number;
   source: string;
   event_id: string;
+  /** false for a device report the decision policy did not turn into an alert. */
+  decided: boolean;
 }
 
 /** Newest first, from the retained log segments. */
@@ -26,7 +28,7 @@ export function queryLog(store: EventStore, q: EventQuery): EventRow[] {
     if (q.deviceId !== undefined && r.device_id !== q.deviceId) continue;
     const ms = Number(BigInt(r.ts_ns) / 1_000_000n);
     if (q.sinceMs !== undefined && ms < q.sinceMs) continue;
-    rows.push({ time: new Date(ms).toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source, event_id: r.event_id });
+    rows.push({ time: new Date(ms).toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source, event_id: r.event_id, decided: r.decided ?? true });
   }
   rows.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
   return rows.slice(0, q.limit);
@@ -36,7 +38,7 @@ export async function queryInflux(influx: InfluxDB, measurement: string, q: Even
   const where: string[] = [];
   if (q.deviceId !== undefined) where.push(`"device_id" = ${escape.stringLit(q.deviceId)}`);
   if (q.sinceMs !== undefined) where.push(`time >= ${Math.floor(q.sinceMs)}ms`);
-  const sql = `SELECT "prob", "event_id", "device_id", "location", "event", "source" FROM ${escape.measurement(measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC LIMIT ${q.limit}`;
-  const rows = await influx.query<{ time: Date; prob: number; event_id: string; device_id: string; location: string; event: string; source: string }>(sql);
-  return rows.map((r) => ({ time: r.time.toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source ?? 'sensor', event_id: r.event_id }));
+  const sql = `SELECT "prob", "event_id", "decided", "device_id", "location", "event", "source" FROM ${escape.measurement(measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC LIMIT ${q.limit}`;
+  const rows = await influx.query<{ time: Date; prob: number; event_id: string; decided?: boolean | null; device_id: string; location: string; event: string; source: string }>(sql);
+  return rows.map((r) => ({ time: r.time.toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source ?? 'sensor', event_id: r.event_id, decided: r.decided ?? true }));
 }

@@ -5,11 +5,14 @@ import { validationResult, type Endpoint } from '../http/endpoint.js';
 import type { EventStore } from './event-store.js';
 import { ingestFailure } from './ingest-errors.js';
 import { FallEventSchema } from './schemas.js';
+import type { FallDecider } from '../inference/fall-decider.js';
 
 export interface FallEndpointDeps {
   store: EventStore;
   locationDefault: string;
   log: Logger;
+  /** The decision policy a device-reported fall goes through (FALL_DECISION_MODE, cooldown). */
+  decider: FallDecider;
 }
 
 export function fallEndpoint(d: FallEndpointDeps): Endpoint {
@@ -22,6 +25,10 @@ export function fallEndpoint(d: FallEndpointDeps): Endpoint {
       const parsed = FallEventSchema.safeParse(body);
       if (!parsed.success) return validationResult(parsed.error);
       const b = parsed.data;
+      const ts = b.ts ?? Date.now() / 1000;
+      // The sensor's vote. Undone if the event cannot be stored, so the device's retry is judged afresh.
+      const before = b.event === 'fall' ? d.decider.snapshot(b.device_id) : undefined;
+      const decision = b.event === 'fall' ? d.decider.onSensorFall(b.device_id, ts, b.prob) : undefined;
       try {
         const { event, duplicate } = await d.store.ingest(
           {
@@ -30,9 +37,10 @@ export function fallEndpoint(d: FallEndpointDeps): Endpoint {
             location: b.location ?? d.locationDefault,
             event: b.event,
             prob: b.prob,
-            ts: b.ts ?? Date.now() / 1000,
+            ts,
             event_id: b.event_id ?? randomUUID(),
-            source: 'sensor',
+            source: decision?.source ?? 'sensor',
+            ...(b.event === 'fall' ? { decided: decision !== undefined } : {}),
             client_id: auth.clientId,
           },
           b.event_id,
@@ -40,6 +48,7 @@ export function fallEndpoint(d: FallEndpointDeps): Endpoint {
         const eventId = event.kind === 'fall' ? event.event_id : '';
         return { status: 200, body: duplicate ? { ok: true, written: 0, duplicate: true, event_id: eventId } : { ok: true, written: 1, event_id: eventId } };
       } catch (err) {
+        if (before) d.decider.restore(b.device_id, before);
         return ingestFailure(err, d.log);
       }
     },

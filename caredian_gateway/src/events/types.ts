@@ -10,6 +10,12 @@ export interface FallRecord {
   event_id: string;
   /** sensor (reported by the device), model (decided by the gateway) or both. */
   source: 'sensor' | 'model' | 'both';
+  /**
+   * Whether the decision policy (FALL_DECISION_MODE, cooldown) made this a fall that alerts. A
+   * device report the policy did not confirm is still stored, with false. Absent in records
+   * written before the policy existed: those alerted.
+   */
+  decided?: boolean;
   client_id?: string;
 }
 

@@ -21,7 +21,7 @@ export interface Decision {
   source: 'model' | 'sensor' | 'both';
 }
 
-interface DeviceState {
+export interface DeviceState {
   recent: number[];
   sustained: number;
   /** A model detection already counted for the current run above threshold. */
@@ -34,7 +34,23 @@ interface DeviceState {
 export class FallDecider {
   private devices = new Map<string, DeviceState>();
 
-  constructor(private readonly s: DeciderSettings) {}
+  private s: DeciderSettings;
+
+  constructor(settings: DeciderSettings) {
+    this.s = { ...settings };
+  }
+
+  get settings(): Readonly<DeciderSettings> {
+    return this.s;
+  }
+
+  get mode(): DecisionMode {
+    return this.s.mode;
+  }
+
+  setMode(mode: DecisionMode): void {
+    this.s.mode = mode;
+  }
 
   private state(id: string): DeviceState {
     let d = this.devices.get(id);
@@ -84,6 +100,17 @@ export class FallDecider {
   private decide(d: DeviceState, x: Decision): Decision {
     d.quietUntil = x.ts + this.s.cooldownSec;
     return x;
+  }
+
+  /** A copy of one device's state, to undo a decision whose event could not be stored. */
+  snapshot(deviceId: string): DeviceState | undefined {
+    const d = this.devices.get(deviceId);
+    return d && { ...d, recent: [...d.recent] };
+  }
+
+  restore(deviceId: string, s: DeviceState | undefined): void {
+    if (s) this.devices.set(deviceId, s);
+    else this.devices.delete(deviceId);
   }
 
   forget(deviceId: string): void {

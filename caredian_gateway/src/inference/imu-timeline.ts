@@ -122,13 +122,21 @@ export class ImuStreams {
     return s;
   }
 
+  delete(deviceId: string): void {
+    this.streams.delete(deviceId);
+  }
+
   get size(): number {
     return this.streams.size;
   }
 
   sweep(nowMs = Date.now()): number {
-    let n = 0;
-    for (const [id, s] of this.streams) if (nowMs - s.lastActivityMs > this.idleMs) this.streams.delete(id), n++;
-    return n;
+    return this.sweepIds(nowMs).length;
+  }
+
+  sweepIds(nowMs = Date.now()): string[] {
+    const gone: string[] = [];
+    for (const [id, s] of this.streams) if (nowMs - s.lastActivityMs > this.idleMs) this.streams.delete(id), gone.push(id);
+    return gone;
   }
 }

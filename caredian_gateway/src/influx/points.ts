@@ -12,7 +12,7 @@ export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
       return {
         measurement: fallMeasurement,
         tags: { device_id: r.device_id, location: r.location, event: r.event, source: r.source },
-        fields: { prob: r.prob, event_id: r.event_id },
+        fields: { prob: r.prob, event_id: r.event_id, decided: r.decided ?? true },
         timestamp: r.ts_ns,
       };
     case 'heartbeat': {

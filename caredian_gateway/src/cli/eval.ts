@@ -1,0 +1,68 @@
+// npm run eval -- --data <dir> [--model models/fallnet.onnx] [--subjects SA05,SE05] [--chunk-sec 1]
+//   [--threshold x --smooth-k n --sustain-k n] [--held-out] [--json]
+// Streams every trial of a SisFall-layout folder through the gateway's IMU runtime and prints
+// trial-level sensitivity, specificity, false alarms per hour of daily activity and decision delay.
+import { parseArgs } from 'node:util';
+import { DEFAULT_MODEL_PATH } from '../inference/inference-module.js';
+import { metaPathFor, readModelMeta } from '../inference/model-meta.js';
+import { OnnxWindowModel } from '../inference/window-model.js';
+import { evaluate, summarise, type Summary, type TrialResult } from '../eval/evaluate.js';
+import { listTrials, readTrial } from '../eval/trials.js';
+
+const { values: a } = parseArgs({
+  options: {
+    data: { type: 'string' },
+    model: { type: 'string', default: DEFAULT_MODEL_PATH },
+    subjects: { type: 'string' },
+    'held-out': { type: 'boolean', default: false },
+    'chunk-sec': { type: 'string', default: '1' },
+    threshold: { type: 'string' },
+    'smooth-k': { type: 'string' },
+    'sustain-k': { type: 'string' },
+    json: { type: 'boolean', default: false },
+  },
+});
+if (!a.data) {
+  console.error('usage: npm run eval -- --data <dir> [--model file.onnx] [--subjects SA05,SE05 | --held-out] [--chunk-sec 1] [--threshold x] [--smooth-k n] [--sustain-k n] [--json]');
+  process.exit(2);
+}
+const meta = readModelMeta(metaPathFor(a.model));
+let subjects = a.subjects?.split(',').map((s) => s.trim());
+if (a['held-out']) subjects = (meta.training?.held_out_subjects as string[] | undefined) ?? [];
+const settings = {
+  ...(a.threshold ? { threshold: Number(a.threshold) } : {}),
+  ...(a['smooth-k'] ? { smoothK: Number(a['smooth-k']) } : {}),
+  ...(a['sustain-k'] ? { sustainK: Number(a['sustain-k']) } : {}),
+};
+const list = listTrials(a.data, { subjects });
+const model = await OnnxWindowModel.load(a.model, meta);
+const started = performance.now();
+const results = await evaluate(model, meta, (function* () {
+  for (const t of list) yield readTrial(t, meta.sample_rate_hz);
+})(), { settings, chunkSec: Number(a['chunk-sec']) });
+const seconds = (performance.now() - started) / 1000;
+await model.close();
+
+const groups: [string, TrialResult[]][] = [
+  ['all', results],
+  ['adults (SA)', results.filter((r) => r.subject.startsWith('SA'))],
+  ['elderly (SE)', results.filter((r) => r.subject.startsWith('SE'))],
+];
+const report = Object.fromEntries(groups.filter(([, rs]) => rs.length).map(([g, rs]) => [g, summarise(rs)]));
+if (a.json) {
+  console.log(JSON.stringify({ model: meta.name, version: meta.version, data: a.data, subjects: subjects ?? 'all', chunk_sec: Number(a['chunk-sec']), decision: { ...meta.decision, ...settings }, report, misses: results.filter((r) => r.fall && !r.decisions.length).map((r) => r.name), false_alarms: results.filter((r) => !r.fall && r.decisions.length).map((r) => r.name) }, null, 2));
+} else {
+  const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
+  console.log(`model ${meta.name} ${meta.version}; data ${a.data}; subjects ${subjects?.join(' ') ?? 'all'}; ${Number(a['chunk-sec'])} s chunks; threshold ${settings.threshold ?? meta.decision.threshold}, smoothK ${settings.smoothK ?? meta.decision.smooth_k}, sustainK ${settings.sustainK ?? meta.decision.sustain_k}`);
+  console.log(`${results.length} trials, ${model.stats.windows} windows in ${model.stats.runs} batches, ${seconds.toFixed(1)} s`);
+  for (const [g, s] of Object.entries(report) as [string, Summary][]) {
+    console.log(`\n${g}`);
+    if (s.fallTrials) console.log(`  sensitivity ${f(s.sensitivity)} (${s.detected}/${s.fallTrials} fall trials)`);
+    if (s.adlTrials) console.log(`  specificity ${f(s.specificity, 4)} (${s.adlTrials - s.adlWithAlarm}/${s.adlTrials} ADL trials), false alarms ${s.falseAlarms} in ${f(s.adlHours, 2)} h = ${f(s.falseAlarmsPerHour, 2)} per hour`);
+    if (s.detected) console.log(`  delay from impact to decision: median ${f(s.delay.median, 2)} s, p95 ${f(s.delay.p95, 2)} s, max ${f(s.delay.max, 2)} s, over 2 s: ${s.delay.over2s}; by the end of the 1 s chunk carrying it: median ${f(s.delayByChunk.median, 2)} s, p95 ${f(s.delayByChunk.p95, 2)} s, max ${f(s.delayByChunk.max, 2)} s, over 2 s: ${s.delayByChunk.over2s}`);
+  }
+  const misses = results.filter((r) => r.fall && !r.decisions.length).map((r) => r.name);
+  const alarms = results.filter((r) => !r.fall && r.decisions.length).map((r) => r.name);
+  if (misses.length) console.log(`\nmissed falls: ${misses.join(' ')}`);
+  if (alarms.length) console.log(`false alarms: ${alarms.join(' ')}`);
+}

@@ -1,0 +1,79 @@
+// The IMU path from a validated chunk to decisions: the device's timeline on the model's grid,
+// the shared batched model, then the decision policy. The HTTP route and `npm run eval` both use
+// exactly this class. Chunks of one device are processed in order; devices run concurrently, so
+// their windows meet in the model's batches.
+import type { ModelMeta } from './model-meta.js';
+import { ImuStreams, type Window } from './imu-timeline.js';
+import type { Decision, FallDecider } from './fall-decider.js';
+import type { WindowModel } from './window-model.js';
+
+export interface ImuChunk {
+  t0?: number;
+  rateHz: number;
+  acc: number[][];
+  gyro?: number[][];
+}
+
+export interface ChunkOutcome {
+  accepted: number;
+  windows: number;
+  decisions: Decision[];
+  /** The highest window probability in this chunk (for the live feed), or undefined without windows. */
+  maxProb?: number;
+}
+
+export class FallInference {
+  readonly streams: ImuStreams;
+  private chains = new Map<string, Promise<unknown>>();
+  private readonly pick: { source: 'acc' | 'gyro'; axis: number }[];
+
+  constructor(
+    readonly meta: ModelMeta,
+    private readonly model: WindowModel,
+    private readonly decider: FallDecider,
+    o: { idleMs?: number; maxGapSec?: number } = {},
+  ) {
+    this.streams = new ImuStreams({ rateHz: meta.sample_rate_hz, windowSamples: meta.window_samples, hopSamples: meta.hop_samples, channels: meta.channels.length, maxGapSec: o.maxGapSec ?? 1 }, o.idleMs);
+    this.pick = meta.channels.map((c) => ({ source: c.source, axis: c.axis }));
+  }
+
+  get requiresGyro(): boolean {
+    return this.meta.requires_gyro;
+  }
+
+  /** Feeds one chunk (already validated) and resolves with the falls it decided. */
+  ingest(deviceId: string, chunk: ImuChunk, nowSec = Date.now() / 1000): Promise<ChunkOutcome> {
+    const prev = this.chains.get(deviceId) ?? Promise.resolve();
+    const next = prev.then(() => this.process(deviceId, chunk, nowSec));
+    const tail = next.catch(() => undefined);
+    this.chains.set(deviceId, tail);
+    void tail.then(() => {
+      if (this.chains.get(deviceId) === tail) this.chains.delete(deviceId);
+    });
+    return next;
+  }
+
+  private async process(deviceId: string, chunk: ImuChunk, nowSec: number): Promise<ChunkOutcome> {
+    const samples = chunk.acc.map((a, i) => this.pick.map((p) => (p.source === 'acc' ? a[p.axis]! : chunk.gyro![i]![p.axis]!)));
+    const { accepted, windows } = this.streams.get(deviceId).push({ t0: chunk.t0, rateHz: chunk.rateHz, samples }, nowSec);
+    const probs = await Promise.all(windows.map((w: Window) => this.model.score(w.data)));
+    const decisions: Decision[] = [];
+    windows.forEach((w, i) => {
+      const d = this.decider.onModelWindow(deviceId, w.endTs, probs[i]!);
+      if (d) decisions.push(d);
+    });
+    return { accepted, windows: windows.length, decisions, maxProb: probs.length ? Math.max(...probs) : undefined };
+  }
+
+  forget(deviceId: string): void {
+    this.streams.delete(deviceId);
+    this.decider.forget(deviceId);
+  }
+
+  /** Drops the state of devices idle for longer than the idle limit; returns how many. */
+  sweep(nowMs = Date.now()): number {
+    const gone = this.streams.sweepIds(nowMs);
+    for (const id of gone) this.decider.forget(id);
+    return gone.length;
+  }
+}
