@@ -186,7 +186,7 @@ def main():
     p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
     if not os.path.isdir(args.data):
-        sys.exit(f"no dataset at {args.data}: put SisFall at 50 Hz there (see training/README.md)")
+        sys.exit(f"no dataset at {args.data}: put SisFall at 50 Hz there (see models/MODEL_CARD.md)")
     torch.set_num_threads(max(1, os.cpu_count() or 1))
     log = lambda s: print(s, flush=True)  # noqa: E731
     subjects = sorted(d for d in os.listdir(args.data) if os.path.isdir(os.path.join(args.data, d)))

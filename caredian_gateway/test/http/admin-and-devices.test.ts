@@ -19,7 +19,7 @@ describe('admin listener', () => {
     expect(r.status).toBe(200);
     const s = (await r.json()) as Record<string, unknown>;
     expect(s).toMatchObject({ version: '0.1.0', mode: 'standalone', ready: true, uptime_s: expect.any(Number) });
-    expect(s.checks).toMatchObject({ storage: { ready: true }, influxdb: { detail: expect.stringMatching(/not configured/) }, model: { detail: 'disabled' }, home_assistant: { detail: 'not configured' } });
+    expect(s.checks).toMatchObject({ storage: { ready: true }, influxdb: { detail: expect.stringMatching(/not configured/) }, model: { ready: true, detail: expect.stringMatching(/^fallnet /), mode: 'sensor_or_model' }, home_assistant: { detail: 'not configured' } });
   });
 
   test('admin routes are never on the device port, device routes never on the admin port', async () => {

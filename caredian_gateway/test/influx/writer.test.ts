@@ -25,7 +25,7 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
       expect(new Set(stored.keys())).toEqual(acked);
       expect([...stored.values()].every((c) => c === 1)).toBe(true);
       const series = await influxQuery(db, 'SELECT * FROM "fall_events" LIMIT 1');
-      expect(series[0]!.columns.sort()).toEqual(['device_id', 'event', 'event_id', 'location', 'prob', 'source', 'time'].sort());
+      expect(series[0]!.columns.sort()).toEqual(['decided', 'device_id', 'event', 'event_id', 'location', 'prob', 'source', 'time'].sort());
       const times = (await influxQuery(db, 'SELECT "prob" FROM "fall_events"'))[0]!.values.map((v) => BigInt(v[0] as number));
       // All in the event's millisecond (InfluxDB's JSON numbers are only approximately ns here;
       // that no point overwrote another is shown by the 300 distinct event ids above).
