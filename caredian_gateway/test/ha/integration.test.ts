@@ -157,3 +157,36 @@ test('auth_invalid: one clear log line, no crash loop, status says why', async (
     await ha3.stop();
   }
 });
+
+test('a fall the model finds in streamed motion data alerts like a reported one, with source "model"', async () => {
+  const { sisfallTrial } = await import('../support/sisfall.js');
+  const t = sisfallTrial('F05_SA15_R01');
+  const tok = await h.token('events:imu:ingest');
+  const ids: string[] = [];
+  for (let i = 0; i < t.acc.length; i += 50) {
+    const r = await fetch(`${h.url}/events/imu`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'stream-1', location: 'kitchen', rate_hz: 50, t0: 1763801000 + i / 50, acc: t.acc.slice(i, i + 50) }) });
+    ids.push(...((await r.json()) as { falls: { id: string }[] }).falls.map((f) => f.id));
+  }
+  expect(ids).toHaveLength(1);
+  const ev = await waitFor(() => ha.firedEvents.find((e) => e.event_type === 'caredian_fall' && (e.event_data as { event_id: string }).event_id === ids[0]), 10_000, 'caredian_fall for the model decision');
+  expect(ev.event_data).toMatchObject({ device_id: 'stream-1', location: 'kitchen', source: 'model' });
+  await waitFor(() => ha.states.get('binary_sensor.caredian_stream_1_fall')?.state === 'on', 5000, 'fall entity on');
+}, 60_000);
+
+test('model_only: a fall the device reports is stored but opens no alert', async () => {
+  const g = await startGateway({ HA_BASE_URL: ha.url, HA_TOKEN, HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter', FALL_DECISION_MODE: 'model_only' });
+  try {
+    await waitFor(() => (g.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state === 'connected', 10_000, 'connection');
+    const tok = await g.token('events:fall:ingest');
+    const r = await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'only-sensor', event: 'fall', prob: 0.99 }) });
+    const { event_id } = (await r.json()) as { event_id: string };
+    // A heartbeat after the fall: once its entity is published, the fall has been seen and passed over.
+    const hb = await g.token('devices:write');
+    await fetch(`${g.url}/devices/heartbeat`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${hb}` }, body: JSON.stringify({ device_id: 'only-sensor', battery: 50 }) });
+    await waitFor(() => ha.states.has('sensor.caredian_only_sensor_battery'), 10_000, 'battery entity');
+    expect(ha.firedEvents.some((e) => (e.event_data as { event_id?: string }).event_id === event_id)).toBe(false);
+    expect(g.gw.alerts!.list().some((a) => a.id === event_id)).toBe(false);
+  } finally {
+    await g.close();
+  }
+}, 30_000);

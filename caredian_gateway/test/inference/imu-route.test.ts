@@ -148,3 +148,37 @@ describe.each([
     expect((await post(ok, { ...via, Authorization: `Bearer ${fallOnly}` })).status).toBe(403);
   });
 });
+
+test('a decided fall that cannot be stored is answered 503 and stored with the retried chunk, not lost', async () => {
+  const t = sisfallTrial('F08_SA05_R03');
+  const t0 = 1_760_002_000;
+  const store = h.gw.store;
+  const real = store.ingestMany.bind(store);
+  let failures = 0;
+  store.ingestMany = async (items) => {
+    if (items.some((x) => x.rec.device_id === 'flaky-disk')) {
+      failures++;
+      throw new Error('disk unavailable (simulated)');
+    }
+    return real(items);
+  };
+  let failedAt = -1;
+  try {
+    for (let i = 0; i < t.acc.length && failedAt < 0; i += 50) {
+      const r = await post({ device_id: 'flaky-disk', rate_hz: 50, t0: t0 + i / 50, acc: t.acc.slice(i, i + 50) });
+      if (r.status === 503) {
+        expect(r.body).toMatchObject({ ok: false, error: 'storage_unavailable' });
+        failedAt = i;
+      } else expect(r.body.falls).toEqual([]);
+    }
+  } finally {
+    store.ingestMany = real;
+  }
+  expect(failures).toBe(1);
+  // The device retries the same chunk: its samples are not fed again, and the owed fall is stored now.
+  const retry = await post({ device_id: 'flaky-disk', rate_hz: 50, t0: t0 + failedAt / 50, acc: t.acc.slice(failedAt, failedAt + 50) });
+  expect(retry.status).toBe(200);
+  expect(retry.body.accepted).toBe(0);
+  expect(retry.body.falls).toEqual([expect.objectContaining({ source: 'model' })]);
+  expect((await events('flaky-disk')).map((e) => e.event_id)).toEqual([retry.body.falls[0]!.id]);
+}, 60_000);
