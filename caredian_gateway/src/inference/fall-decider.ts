@@ -102,6 +102,12 @@ export class FallDecider {
     return x;
   }
 
+  /** Forgets the windows seen so far (after a gap in the data); the cooldown stays. */
+  restartRun(deviceId: string): void {
+    const d = this.devices.get(deviceId);
+    if (d) Object.assign(d, { recent: [], sustained: 0, fired: false });
+  }
+
   /** A copy of one device's state, to undo a decision whose event could not be stored. */
   snapshot(deviceId: string): DeviceState | undefined {
     const d = this.devices.get(deviceId);

@@ -55,7 +55,11 @@ export class FallInference {
 
   private async process(deviceId: string, chunk: ImuChunk, nowSec: number): Promise<ChunkOutcome> {
     const samples = chunk.acc.map((a, i) => this.pick.map((p) => (p.source === 'acc' ? a[p.axis]! : chunk.gyro![i]![p.axis]!)));
-    const { accepted, windows } = this.streams.get(deviceId).push({ t0: chunk.t0, rateHz: chunk.rateHz, samples }, nowSec);
+    const stream = this.streams.get(deviceId);
+    const restarts = stream.restarts;
+    const { accepted, windows } = stream.push({ t0: chunk.t0, rateHz: chunk.rateHz, samples }, nowSec);
+    // Windows before and after a gap are not consecutive: smoothing and sustain start again.
+    if (stream.restarts !== restarts) this.decider.restartRun(deviceId);
     const probs = await Promise.all(windows.map((w: Window) => this.model.score(w.data)));
     const decisions: Decision[] = [];
     windows.forEach((w, i) => {

@@ -48,6 +48,8 @@ export class ImuTimeline {
   /** Time the next input sample would have, for chunks without t0. */
   private expectedNext?: number;
   lastActivityMs = 0;
+  /** How often a gap restarted the window (consumers reset what they derived from earlier windows). */
+  restarts = 0;
 
   constructor(private readonly spec: TimelineSpec) {
     this.ring = new Float32Array(spec.windowSamples * spec.channels);
@@ -102,6 +104,7 @@ export class ImuTimeline {
   }
 
   private reset(): void {
+    this.restarts++;
     this.count = 0;
     this.k = 0;
     this.last = undefined;

@@ -41,3 +41,13 @@ test('sensor_and_model: both within the window make one decision with source "bo
   expect(run(alone, [0.9, 0.9, 0.9], 2000)).toEqual([]);
   expect(alone.onSensorFall('dev', 2100, 0.9)).toBeUndefined(); // 100 s later: not the same fall
 });
+
+test('after a gap in the data, smoothing and sustain start again (the cooldown stays)', () => {
+  const d = new FallDecider({ ...base, smoothK: 1, sustainK: 2 });
+  expect(d.onModelWindow('dev', 1000, 0.9)).toBeUndefined();
+  d.restartRun('dev');
+  expect(d.onModelWindow('dev', 1010, 0.9)).toBeUndefined(); // not the second of a run: the first after the gap
+  expect(d.onModelWindow('dev', 1010.5, 0.9)).toMatchObject({ source: 'model' });
+  d.restartRun('dev');
+  expect(run(d, [0.9, 0.9, 0.9], 1100)).toEqual([]); // still inside the cooldown
+});

@@ -63,6 +63,7 @@ test('a gap of more than a second starts a new window from scratch', () => {
   const later = T0 + 150 / 50 + 1.5;
   const r1 = tl.push({ t0: later, rateHz: 50, samples: record(later, 50, 99) });
   expect(r1.windows).toEqual([]);
+  expect(tl.restarts).toBe(1);
   const r2 = tl.push({ rateHz: 50, samples: record(later + 99 / 50, 50, 1) });
   expect(r2.windows).toHaveLength(1);
   expect(r2.windows[0]!.data[0]).toBeCloseTo(later - T0, 4);
