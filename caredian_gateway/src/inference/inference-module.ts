@@ -2,7 +2,8 @@
 // (config knobs over the metadata's defaults), loads the ONNX session at start and sweeps idle
 // devices. When inference is off or the model cannot be loaded, the policy falls back to the
 // device's own reports so a fall never goes unalerted because of the model.
-import { existsSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
@@ -75,6 +76,8 @@ export class FallInferenceModule implements GatewayModule {
       return;
     }
     if (!this.problem && !existsSync(this.modelPath)) this.problem = `no model file at ${this.modelPath}`;
+    if (!this.problem && this.meta!.sha256 && createHash('sha256').update(readFileSync(this.modelPath)).digest('hex') !== this.meta!.sha256)
+      this.problem = `${this.modelPath} does not match the sha256 in ${this.metaPath}`;
     if (!this.problem) {
       try {
         this.model = await OnnxWindowModel.load(this.modelPath, this.meta!);

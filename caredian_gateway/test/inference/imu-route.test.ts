@@ -182,3 +182,27 @@ test('a decided fall that cannot be stored is answered 503 and stored with the r
   expect(retry.body.falls).toEqual([expect.objectContaining({ source: 'model' })]);
   expect((await events('flaky-disk')).map((e) => e.event_id)).toEqual([retry.body.falls[0]!.id]);
 }, 60_000);
+
+test('a model file that does not match its metadata is not used: /ready says why, device reports still decide', async () => {
+  const { copyFileSync, readFileSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tempDir } = await import('../support/harness.js');
+  const { DEFAULT_MODEL_PATH } = await import('../../src/inference/inference-module.js');
+  const dir = tempDir();
+  copyFileSync(DEFAULT_MODEL_PATH, join(dir, 'm.onnx'));
+  const meta = JSON.parse(readFileSync(DEFAULT_MODEL_PATH.replace(/\.onnx$/, '.meta.json'), 'utf8'));
+  writeFileSync(join(dir, 'm.meta.json'), JSON.stringify({ ...meta, sha256: '0'.repeat(64) }));
+  const g = await startGateway({ FALL_MODEL_PATH: join(dir, 'm.onnx'), FALL_DECISION_MODE: 'model_only' });
+  try {
+    const ready = await fetch(`${g.url}/ready`);
+    expect(ready.status).toBe(503);
+    expect(((await ready.json()) as { checks: Record<string, unknown> }).checks.model).toMatchObject({ ready: false, detail: expect.stringMatching(/does not match the sha256/), mode: 'sensor_only' });
+    const tok = await g.token('events:imu:ingest events:fall:ingest');
+    const r = await fetch(`${g.url}/events/imu`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'x', rate_hz: 50, acc: [[0, 1, 0]] }) });
+    expect(r.status).toBe(503);
+    await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'x', event: 'fall', prob: 0.9 }) });
+    expect([...g.gw.store.log.scan()].map((e) => e.kind === 'fall' && e.decided)).toEqual([true]);
+  } finally {
+    await g.close();
+  }
+});
