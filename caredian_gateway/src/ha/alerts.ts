@@ -142,29 +142,25 @@ export class AlertService implements GatewayModule {
 
   private onStored(e: StoredEvent): void {
     if (e.kind !== 'fall' || e.event !== 'fall') return;
-    // A report the decision policy did not confirm (FALL_DECISION_MODE, the cooldown) never opens
-    // an alert; it still counts toward one already open for the device.
-    if (e.decided === false) return this.onRepeat(e);
-    this.onFall(e);
+    const now = this.now();
+    const time = new Date(Number(BigInt(e.ts_ns) / 1_000_000n)).toISOString();
+    const open = [...this.alerts.values()].find((a) => a.device_id === e.device_id && a.state === 'open');
+    // The seed's should_alert: inside the cooldown a repeat updates the open alert instead of alerting again.
+    if (open && now - open.created_ms < this.s.cooldownSec * 1000) return this.onRepeat(open, e, time);
+    // A report the decision policy did not confirm (FALL_DECISION_MODE, the cooldown) never opens an alert.
+    if (e.decided !== false) this.onFall(e, now, time);
   }
 
-  /** The seed's should_alert: inside the cooldown a repeat updates the open alert instead of alerting again. */
-  private onRepeat(e: StoredEvent & FallRecord): void {
-    const open = [...this.alerts.values()].find((a) => a.device_id === e.device_id && a.state === 'open');
-    if (!open || this.now() - open.created_ms >= this.s.cooldownSec * 1000) return;
+  private onRepeat(open: Alert, e: StoredEvent & FallRecord, time: string): void {
     open.falls++;
     open.probability = Math.max(open.probability, e.prob);
-    open.time = new Date(Number(BigInt(e.ts_ns) / 1_000_000n)).toISOString();
+    open.time = time;
     open.location = e.location;
     this.save();
     void this.publishFall(e.device_id);
   }
 
-  private onFall(e: StoredEvent & FallRecord): void {
-    const now = this.now();
-    const time = new Date(Number(BigInt(e.ts_ns) / 1_000_000n)).toISOString();
-    const open = [...this.alerts.values()].find((a) => a.device_id === e.device_id && a.state === 'open');
-    if (open && now - open.created_ms < this.s.cooldownSec * 1000) return this.onRepeat(e);
+  private onFall(e: StoredEvent & FallRecord, now: number, time: string): void {
     const a: Alert = { id: e.event_id, device_id: e.device_id, location: e.location, probability: e.prob, source: e.source, time, falls: 1, state: 'open', escalation_step: 0, created_ms: now, outbox: [] };
     if (this.s.escalationTiers.length && this.s.escalationMaxSteps > 0) a.next_escalation_ms = now + this.s.escalateAfterSec * 1000;
     this.alerts.set(a.id, a);

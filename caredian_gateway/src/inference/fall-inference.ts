@@ -3,7 +3,7 @@
 // exactly this class. Chunks of one device are processed in order; devices run concurrently, so
 // their windows meet in the model's batches.
 import type { ModelMeta } from './model-meta.js';
-import { ImuStreams, type Window } from './imu-timeline.js';
+import { ImuStreams } from './imu-timeline.js';
 import type { Decision, FallDecider } from './fall-decider.js';
 import type { WindowModel } from './window-model.js';
 
@@ -18,8 +18,6 @@ export interface ChunkOutcome {
   accepted: number;
   windows: number;
   decisions: Decision[];
-  /** The highest window probability in this chunk (for the live feed), or undefined without windows. */
-  maxProb?: number;
 }
 
 export class FallInference {
@@ -60,13 +58,13 @@ export class FallInference {
     const { accepted, windows } = stream.push({ t0: chunk.t0, rateHz: chunk.rateHz, samples }, nowSec);
     // Windows before and after a gap are not consecutive: smoothing and sustain start again.
     if (stream.restarts !== restarts) this.decider.restartRun(deviceId);
-    const probs = await Promise.all(windows.map((w: Window) => this.model.score(w.data)));
+    const probs = await Promise.all(windows.map((w) => this.model.score(w.data)));
     const decisions: Decision[] = [];
     windows.forEach((w, i) => {
       const d = this.decider.onModelWindow(deviceId, w.endTs, probs[i]!);
       if (d) decisions.push(d);
     });
-    return { accepted, windows: windows.length, decisions, maxProb: probs.length ? Math.max(...probs) : undefined };
+    return { accepted, windows: windows.length, decisions };
   }
 
   forget(deviceId: string): void {
@@ -76,7 +74,7 @@ export class FallInference {
 
   /** Drops the state of devices idle for longer than the idle limit; returns how many. */
   sweep(nowMs = Date.now()): number {
-    const gone = this.streams.sweepIds(nowMs);
+    const gone = this.streams.sweep(nowMs);
     for (const id of gone) this.decider.forget(id);
     return gone.length;
   }

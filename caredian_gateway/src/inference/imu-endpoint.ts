@@ -16,7 +16,7 @@ export interface ImuEndpointDeps {
   store: EventStore;
   locationDefault: string;
   log: Logger;
-  /** Undefined when inference is off or the model could not be loaded (`why` says which). */
+  /** Undefined when inference is off or the model could not be loaded (`unavailable` says which). */
   inference: () => FallInference | undefined;
   unavailable: () => string;
 }
@@ -35,7 +35,7 @@ export function imuEndpoint(d: ImuEndpointDeps): Endpoint {
       if (!inf) return errorResult(503, 'inference_unavailable', d.unavailable());
       const parsed = parseImuBody(body, inf.requiresGyro);
       if (!parsed.ok) return errorResult(400, 'invalid_request', parsed.problems.join('; '), { problems: parsed.problems });
-      // Nothing is fed to the model while decided falls could not be stored.
+      // With the log full, a decided fall could not be stored: nothing is fed until there is room.
       if (d.store.log.full) return ingestFailure(new BackpressureError(5), d.log);
       const b = parsed.body;
       let outcome;

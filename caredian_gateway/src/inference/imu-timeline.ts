@@ -133,11 +133,8 @@ export class ImuStreams {
     return this.streams.size;
   }
 
-  sweep(nowMs = Date.now()): number {
-    return this.sweepIds(nowMs).length;
-  }
-
-  sweepIds(nowMs = Date.now()): string[] {
+  /** Drops devices idle for longer than `idleMs`; returns their ids. */
+  sweep(nowMs = Date.now()): string[] {
     const gone: string[] = [];
     for (const [id, s] of this.streams) if (nowMs - s.lastActivityMs > this.idleMs) this.streams.delete(id), gone.push(id);
     return gone;

@@ -78,6 +78,6 @@ test('idle devices are dropped', () => {
   // push() takes the current time in seconds; sweep() in milliseconds.
   s.get('a').push({ t0: T0, rateHz: 50, samples: record(T0, 50, 10) }, 1000);
   s.get('b').push({ t0: T0, rateHz: 50, samples: record(T0, 50, 10) }, 100);
-  expect(s.sweep(170_000)).toBe(1);
+  expect(s.sweep(170_000)).toEqual(['b']);
   expect(s.size).toBe(1);
 });
