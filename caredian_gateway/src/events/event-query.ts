@@ -1,6 +1,7 @@
 // Reading stored fall events back: from the event log (embedded store) or from InfluxDB.
 import { escape, type InfluxDB } from 'influx';
 import type { EventStore } from './event-store.js';
+import { isDecided } from './types.js';
 
 export interface EventQuery {
   deviceId?: string;
@@ -28,7 +29,7 @@ export function queryLog(store: EventStore, q: EventQuery): EventRow[] {
     if (q.deviceId !== undefined && r.device_id !== q.deviceId) continue;
     const ms = Number(BigInt(r.ts_ns) / 1_000_000n);
     if (q.sinceMs !== undefined && ms < q.sinceMs) continue;
-    rows.push({ time: new Date(ms).toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source, event_id: r.event_id, decided: r.decided ?? true });
+    rows.push({ time: new Date(ms).toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source, event_id: r.event_id, decided: isDecided(r) });
   }
   rows.sort((a, b) => (a.time < b.time ? 1 : a.time > b.time ? -1 : 0));
   return rows.slice(0, q.limit);

@@ -19,6 +19,11 @@ export interface FallRecord {
   client_id?: string;
 }
 
+/** Whether a stored event alerts: as the policy recorded it; records from before the policy: every `fall` did. */
+export function isDecided(r: { event: string; decided?: boolean | null }): boolean {
+  return r.decided ?? r.event === 'fall';
+}
+
 export interface HeartbeatRecord {
   kind: 'heartbeat';
   device_id: string;

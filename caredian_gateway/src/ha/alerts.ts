@@ -11,7 +11,7 @@ import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import { writeFileAtomic } from '../core/files.js';
 import type { DeviceRegistry, DeviceState } from '../devices/registry.js';
 import type { EventStore } from '../events/event-store.js';
-import type { FallRecord, StoredEvent } from '../events/types.js';
+import { isDecided, type FallRecord, type StoredEvent } from '../events/types.js';
 import type { HaClient } from './ha-client.js';
 import { Slugs } from './entity-ids.js';
 
@@ -148,7 +148,7 @@ export class AlertService implements GatewayModule {
     // The seed's should_alert: inside the cooldown a repeat updates the open alert instead of alerting again.
     if (open && now - open.created_ms < this.s.cooldownSec * 1000) return this.onRepeat(open, e, time);
     // A report the decision policy did not confirm (FALL_DECISION_MODE, the cooldown) never opens an alert.
-    if (e.decided !== false) this.onFall(e, now, time);
+    if (isDecided(e)) this.onFall(e, now, time);
   }
 
   private onRepeat(open: Alert, e: StoredEvent & FallRecord, time: string): void {

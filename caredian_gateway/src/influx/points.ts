@@ -1,7 +1,7 @@
 // Maps log records to InfluxDB points. Tag values are restricted at validation (no backslash,
 // newline or control characters), so the `influx` package's escaping is sufficient.
 import type { IPoint } from 'influx';
-import type { StoredEvent } from '../events/types.js';
+import { isDecided, type StoredEvent } from '../events/types.js';
 
 export const DEVICE_STATUS_MEASUREMENT = 'device_status';
 export const API_USAGE_MEASUREMENT = 'api_usage';
@@ -12,7 +12,7 @@ export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
       return {
         measurement: fallMeasurement,
         tags: { device_id: r.device_id, location: r.location, event: r.event, source: r.source },
-        fields: { prob: r.prob, event_id: r.event_id, decided: r.decided ?? true },
+        fields: { prob: r.prob, event_id: r.event_id, decided: isDecided(r) },
         timestamp: r.ts_ns,
       };
     case 'heartbeat': {

@@ -31,6 +31,13 @@ describe('POST /events/fall accepts', () => {
     expect(list.map((e) => e.location).sort()).toEqual(['hallway', '거실']);
   });
 
+  test('only falls are decided: other events are listed with decided false', async () => {
+    await post(JSON.stringify({ device_id: 'band 03', event: 'walk', prob: 0.7 }));
+    await post(JSON.stringify({ device_id: 'band 03', event: 'fall', prob: 0.7 }));
+    const list = (await events('&device_id=band%2003')) as unknown as { event: string; decided: boolean }[];
+    expect(list.map((e) => [e.event, e.decided]).sort()).toEqual([['fall', true], ['walk', false]]);
+  });
+
   test('a retry with the same event_id is acknowledged but stored once', async () => {
     const body = JSON.stringify({ device_id: 'esp32-07', event: 'fall', prob: 0.8, event_id: 'boot3-000017' });
     const before = h.gw.store.log.lastCommittedSeq;
