@@ -50,3 +50,14 @@ class FallNet(nn.Module):
 
     def forward(self, a):
         return torch.sigmoid(self.logits(a))
+
+
+class Ensemble(nn.Module):
+    """Members trained alike from different seeds; the output is their mean probability."""
+
+    def __init__(self, members):
+        super().__init__()
+        self.members = nn.ModuleList(members)
+
+    def forward(self, a):
+        return torch.stack([m(a) for m in self.members], dim=0).mean(dim=0)

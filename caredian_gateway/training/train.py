@@ -1,178 +1,52 @@
 """Train the fall model on SisFall at 50 Hz and export models/<name>.onnx + .meta.json.
 
 One command (from caredian_gateway/): npm run train   (= /usr/bin/python3 training/train.py)
-Stage 1 trains on the training subjects minus an inner validation group and picks the decision
-knobs (threshold, smoothing K, sustain K) on that group. Stage 2 retrains on every training subject
-with the same recipe. The held-out subjects are never read by this script.
+Stage 1 cross-validates by subject inside the training subjects (cv.py: 3 folds, one model per
+fold and seed) and picks the decision knobs (threshold, smoothing K, sustain K) on the ensemble's
+out-of-fold probabilities by a fixed rule (choose.py). Stage 2 trains one member per seed
+on every training subject and exports their mean as one ONNX graph. The jobs run side by side, one
+thread each; finished ones are kept in --work and not run again. The held-out subjects are never read.
 """
 import argparse
 import datetime
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import time
 
-import numpy as np
 import torch
-from torch import nn
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sisfall  # noqa: E402
-from model import FallNet  # noqa: E402
-
-RATE = 50
-WINDOW = 200  # 4 s
-HOP = 25  # 0.5 s: the runtime's hop
-# Held out for the model card's figures (chosen by rule before any training: every fifth subject).
-HELD_OUT = ["SA05", "SA10", "SA15", "SE05", "SE10"]
-INNER_VAL = ["SA03", "SA12", "SE03"]
-# A window is a positive when the impact lies this far before its last sample (seconds).
-POS_FROM, POS_TO = 0.2, 1.8
-# Windows that end shortly before the impact (the descent) or long after it are left out of training.
-NEG_BEFORE = -0.6
+import choose  # noqa: E402
+import cv  # noqa: E402
+from model import Ensemble, FallNet  # noqa: E402
+from recipe import HELD_OUT, HOP, POS_FROM, POS_TO, RATE, WINDOW, export  # noqa: E402
 
 
-def windows(trials, train_hop_pos=5, train_hop_neg=10):
-    """Start indices into the concatenated array, labels (1, 0) and trial ids."""
-    starts, labels = [], []
-    offset = 0
-    for t in trials:
-        n = len(t["acc"])
-        impact = sisfall.impact_index(t["acc"]) if t["fall"] else None
-        for end in range(WINDOW, n + 1, 5):
-            if impact is None:
-                if end % train_hop_neg:
-                    continue
-                label = 0
-            else:
-                d = (end - 1 - impact) / RATE
-                if POS_FROM <= d <= POS_TO:
-                    if end % train_hop_pos:
-                        continue
-                    label = 1
-                elif d < NEG_BEFORE:
-                    if end % train_hop_neg:
-                        continue
-                    label = 0
-                else:
-                    continue
-            starts.append(offset + end - WINDOW)
-            labels.append(label)
-        offset += n
-    return np.array(starts, dtype=np.int64), np.array(labels, dtype=np.float32)
-
-
-def random_rotations(n, gen):
-    q, r = torch.linalg.qr(torch.randn(n, 3, 3, generator=gen))
-    return q * torch.sign(torch.diagonal(r, dim1=1, dim2=2)).unsqueeze(1)
-
-
-def train(trials, epochs, seed, log):
-    torch.manual_seed(seed)
-    gen = torch.Generator().manual_seed(seed)
-    acc = torch.from_numpy(np.concatenate([t["acc"] for t in trials]))
-    starts, labels = windows(trials)
-    log(f"  {len(starts)} windows, {int(labels.sum())} positive")
-    starts_t, labels_t = torch.from_numpy(starts), torch.from_numpy(labels)
-    ar = torch.arange(WINDOW)
-    model = FallNet(RATE, WINDOW)
-    opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
-    sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * ((len(starts) + 511) // 512))
-    lossf = nn.BCEWithLogitsLoss()
-    for epoch in range(epochs):
-        model.train()
-        perm = torch.randperm(len(starts), generator=gen)
-        total, t0 = 0.0, time.time()
-        for i in range(0, len(perm), 512):
-            idx = perm[i:i + 512]
-            x = acc[starts_t[idx].unsqueeze(1) + ar]  # [B, W, 3]
-            b = x.shape[0]
-            # Augmentation: any orientation, +-15 % gain, a little sensor noise.
-            x = torch.bmm(x, random_rotations(b, gen))
-            x = x * (0.85 + 0.3 * torch.rand(b, 1, 1, generator=gen))
-            x = x + 0.01 * torch.randn(x.shape, generator=gen)
-            loss = lossf(model.logits(x), labels_t[idx])
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-            sched.step()
-            total += loss.item() * b
-        log(f"  epoch {epoch + 1}/{epochs} loss {total / len(perm):.4f} ({time.time() - t0:.0f} s)")
-    model.eval()
-    return model
-
-
-@torch.no_grad()
-def trial_probs(model, trial):
-    a = torch.from_numpy(trial["acc"])
-    ends = list(range(WINDOW, len(a) + 1, HOP))
-    if not ends:
-        return np.zeros(0), ends
-    x = torch.stack([a[e - WINDOW:e] for e in ends])
-    return model(x).numpy(), ends
-
-
-def decide(probs, ends, thr, smooth_k, sustain_k):
-    """First decided window end (sample index) or None: the runtime's FallDecider in miniature."""
-    run = 0
-    for i in range(len(probs)):
-        s = probs[max(0, i - smooth_k + 1):i + 1].mean()
-        run = run + 1 if s >= thr else 0
-        if run >= sustain_k:
-            return ends[i]
-    return None
-
-
-def pick_knobs(model, trials, log):
-    """For each (smoothK, sustainK), the thresholds that score best on the inner validation group;
-    the pair with the widest such range wins and the threshold is the middle of that range, which
-    keeps the largest margin on both sides for people the model has not seen."""
-    cached = [(t, *trial_probs(model, t)) for t in trials]
-    grid = [x / 100 for x in range(20, 100, 2)]
-    best = None
-    for smooth_k in (1, 2, 3):
-        for sustain_k in (1, 2, 3):
-            rows = []
-            for thr in grid:
-                tp = fp = nf = na = 0
-                delays = []
-                for t, p, ends in cached:
-                    e = decide(p, ends, thr, smooth_k, sustain_k)
-                    if t["fall"]:
-                        nf += 1
-                        if e is not None:
-                            tp += 1
-                            delays.append((e - 1 - sisfall.impact_index(t["acc"])) / RATE)
-                    else:
-                        na += 1
-                        fp += e is not None
-                sens, spec = tp / nf, 1 - fp / na
-                late = float(np.percentile(delays, 95)) if delays else 99.0
-                # Specificity weighs three times sensitivity (a nightly false alarm is what makes
-                # people switch a safety device off); a decision must come well within 2 s.
-                score = round(sens + 3 * spec - (10 if late > 1.5 else 0), 6)
-                rows.append((score, thr, sens, spec, late))
-            top = max(r[0] for r in rows)
-            ok = [r for r in rows if r[0] == top]
-            width = ok[-1][1] - ok[0][1]
-            mid = ok[len(ok) // 2]
-            key = (top, width, -(smooth_k + sustain_k))
-            if best is None or key > best[0]:
-                best = (key, mid, smooth_k, sustain_k, (ok[0][1], ok[-1][1]))
-    _, (score, thr, sens, spec, late), smooth_k, sustain_k, span = best
-    log(f"  knobs on inner validation: threshold {thr} (best range {span[0]}-{span[1]}) smoothK {smooth_k} "
-        f"sustainK {sustain_k}: sensitivity {sens:.3f}, specificity {spec:.4f}, p95 delay {late:.2f} s")
-    return {"threshold": thr, "smooth_k": smooth_k, "sustain_k": sustain_k,
-            "inner_validation": {"subjects": INNER_VAL, "sensitivity": round(sens, 4),
-                                 "specificity": round(spec, 4), "p95_delay_sec": round(late, 2),
-                                 "best_threshold_range": list(span)}}
-
-
-def export(model, path):
-    dummy = torch.zeros(1, WINDOW, 3)
-    torch.onnx.export(model, dummy, path, input_names=["imu"], output_names=["prob"],
-                      dynamic_axes={"imu": {0: "batch"}, "prob": {0: "batch"}}, opset_version=13)
+def run_jobs(jobs, workers, log):
+    """Run cv.py jobs side by side; a job whose output file exists is not run again."""
+    pending = [(args, out) for args, out in jobs if not os.path.exists(out)]
+    log(f"  {len(jobs) - len(pending)} of {len(jobs)} jobs already done, {len(pending)} to run, {workers} at a time")
+    running = []
+    here = os.path.dirname(os.path.abspath(__file__))
+    while pending or running:
+        while pending and len(running) < workers:
+            args, out = pending.pop(0)
+            logf = open(out + ".log", "w")
+            running.append((subprocess.Popen([sys.executable, os.path.join(here, "cv.py"), *args],
+                                             stdout=logf, stderr=subprocess.STDOUT), out, logf))
+        for job in list(running):
+            proc, out, logf = job
+            if proc.poll() is None:
+                continue
+            logf.close()
+            running.remove(job)
+            if proc.returncode != 0 or not os.path.exists(out):
+                sys.exit(f"job for {out} failed; see {out}.log")
+            log(f"  done: {os.path.basename(out)}")
+        time.sleep(1)
 
 
 def main():
@@ -180,33 +54,52 @@ def main():
     p = argparse.ArgumentParser()
     p.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "sisfall50"))
     p.add_argument("--out", default=os.path.join(here, "..", "models"))
+    p.add_argument("--work", default=os.path.join(here, ".work"), help="cross-validation outputs and members")
     p.add_argument("--name", default="fallnet")
-    p.add_argument("--version", default="1.0.0")
+    p.add_argument("--version", default="1.1.0")
     p.add_argument("--epochs", type=int, default=20)
-    p.add_argument("--seed", type=int, default=7)
+    p.add_argument("--seeds", default="7,8,9", help="one ensemble member per seed")
+    p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
     args = p.parse_args()
     if not os.path.isdir(args.data):
         sys.exit(f"no dataset at {args.data}: put SisFall at 50 Hz there (see models/MODEL_CARD.md)")
-    torch.set_num_threads(max(1, os.cpu_count() or 1))
     log = lambda s: print(s, flush=True)  # noqa: E731
+    seeds = [int(s) for s in args.seeds.split(",")]
     subjects = sorted(d for d in os.listdir(args.data) if os.path.isdir(os.path.join(args.data, d)))
     train_subjects = [s for s in subjects if s not in HELD_OUT]
-    inner_train = [s for s in train_subjects if s not in INNER_VAL]
+    fold_of = cv.folds(train_subjects)
     log(f"training subjects: {' '.join(train_subjects)}; held out: {' '.join(HELD_OUT)}")
-    trials = sisfall.load(args.data, set(train_subjects))
+    common = ["--data", args.data, "--epochs", str(args.epochs), "--out", args.work]
 
-    log(f"stage 1: train without {' '.join(INNER_VAL)}, pick the decision knobs on them")
-    m1 = train([t for t in trials if t["subject"] in inner_train], args.epochs, args.seed, log)
-    knobs = pick_knobs(m1, [t for t in trials if t["subject"] in INNER_VAL], log)
+    log(f"stage 1: {cv.FOLDS}-fold cross-validation by subject, {len(seeds)} seeds, then the decision knobs")
+    run_jobs([(["--fold", str(f), "--seed", str(s), *common], os.path.join(args.work, f"oof_f{f}_s{s}.npz"))
+              for s in seeds for f in range(cv.FOLDS)], args.workers, log)
+    per_seed = choose.load(args.work, seeds)
+    for s in seeds:
+        choose.show(f"  single model, seed {s}", choose.choose(per_seed[s]))
+    knobs = choose.choose(choose.ensemble(per_seed, seeds))
+    choose.show(f"  ensemble of {len(seeds)} (shipped)", knobs)
 
-    log("stage 2: train on every training subject")
-    model = train(trials, args.epochs, args.seed, log)
+    log("stage 2: train every member on every training subject")
+    run_jobs([(["--fold", "all", "--seed", str(s), *common], os.path.join(args.work, f"member_s{s}.pt"))
+              for s in seeds], args.workers, log)
+    members = []
+    for s in seeds:
+        m = FallNet(RATE, WINDOW)
+        m.load_state_dict(torch.load(os.path.join(args.work, f"member_s{s}.pt")))
+        members.append(m.eval())
+    model = Ensemble(members).eval()
     os.makedirs(args.out, exist_ok=True)
     onnx_path = os.path.join(args.out, f"{args.name}.onnx")
     export(model, onnx_path)
     with open(onnx_path, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
     params = sum(p.numel() for p in model.parameters())
+    cv_figures = {"folds": {str(f): sorted(s for s in train_subjects if fold_of[s] == f) for f in range(cv.FOLDS)},
+                  "seeds": seeds, "rule": choose.RULE,
+                  "sensitivity": round(knobs["sens"], 4), "on_time": round(knobs["on_time"], 4), "specificity": round(knobs["spec"], 4),
+                  "false_alarms": knobs["fa"], "false_alarms_per_hour": round(knobs["fa_h"], 3),
+                  "p95_delay_sec": round(knobs["p95"], 2), "best_threshold_range": list(knobs["range"])}
     meta = {
         "name": args.name,
         "version": args.version,
@@ -216,7 +109,7 @@ def main():
         "parameters": params,
         "input": {"name": "imu", "layout": "[batch, window, channels]", "dtype": "float32"},
         "output": {"name": "prob", "meaning": "probability that a fall impact happened "
-                   f"{POS_FROM}-{POS_TO} s before the window's last sample"},
+                   f"{POS_FROM}-{POS_TO} s before the window's last sample (mean of {len(seeds)} members)"},
         "sample_rate_hz": RATE,
         "window_samples": WINDOW,
         "hop_samples": HOP,
@@ -230,15 +123,18 @@ def main():
         "training": {
             "data": "SisFall (Sucerquia et al., Sensors 2017) reduced to 50 Hz, ../shared/datasets/sisfall50",
             "subjects": train_subjects, "held_out_subjects": HELD_OUT,
-            "recipe": f"training/train.py --epochs {args.epochs} --seed {args.seed}",
-            "inner_validation": knobs["inner_validation"],
+            "recipe": f"training/train.py --epochs {args.epochs} --seeds {args.seeds}",
+            "cross_validation": cv_figures,
         },
         "metrics": {},
     }
     meta_path = os.path.join(args.out, f"{args.name}.meta.json")
     if os.path.exists(meta_path):
         with open(meta_path) as f:
-            meta["metrics"] = json.load(f).get("metrics", {})  # written by `npm run eval -- --write-metrics`
+            old = json.load(f)
+        if old.get("sha256") == sha and old.get("decision") == meta["decision"]:
+            # the same model and knobs again: keep what `npm run eval -- --write-metrics` recorded
+            meta["metrics"] = old.get("metrics", {})
     with open(meta_path, "w") as f:
         json.dump(meta, f, indent=2)
         f.write("\n")

@@ -1,7 +1,10 @@
 // npm run eval -- --data <dir> [--model models/fallnet.onnx] [--subjects SA05,SE05] [--chunk-sec 1]
-//   [--threshold x --smooth-k n --sustain-k n] [--held-out] [--json]
+//   [--threshold x --smooth-k n --sustain-k n] [--held-out] [--json] [--write-metrics]
 // Streams every trial of a SisFall-layout folder through the gateway's IMU runtime and prints
 // trial-level sensitivity, specificity, false alarms per hour of daily activity and decision delay.
+// --write-metrics records the figures in the model's metadata (`metrics.held_out` or
+// `metrics.all_subjects`), with the model's own knobs only.
+import { readFileSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { DEFAULT_MODEL_PATH } from '../inference/inference-module.js';
 import { metaPathFor, readModelMeta } from '../inference/model-meta.js';
@@ -20,10 +23,15 @@ const { values: a } = parseArgs({
     'smooth-k': { type: 'string' },
     'sustain-k': { type: 'string' },
     json: { type: 'boolean', default: false },
+    'write-metrics': { type: 'boolean', default: false },
   },
 });
 if (!a.data) {
-  console.error('usage: npm run eval -- --data <dir> [--model file.onnx] [--subjects SA05,SE05 | --held-out] [--chunk-sec 1] [--threshold x] [--smooth-k n] [--sustain-k n] [--json]');
+  console.error('usage: npm run eval -- --data <dir> [--model file.onnx] [--subjects SA05,SE05 | --held-out] [--chunk-sec 1] [--threshold x] [--smooth-k n] [--sustain-k n] [--json] [--write-metrics]');
+  process.exit(2);
+}
+if (a['write-metrics'] && (a.threshold || a['smooth-k'] || a['sustain-k'] || a.subjects || a['chunk-sec'] !== '1')) {
+  console.error('--write-metrics records the model as shipped: its own knobs, 1 s chunks, all subjects or --held-out');
   process.exit(2);
 }
 const meta = readModelMeta(metaPathFor(a.model));
@@ -49,6 +57,18 @@ const groups: [string, TrialResult[]][] = [
   ['elderly (SE)', results.filter((r) => r.subject.startsWith('SE'))],
 ];
 const report = Object.fromEntries(groups.filter(([, rs]) => rs.length).map(([g, rs]) => [g, summarise(rs)]));
+if (a['write-metrics']) {
+  const path = metaPathFor(a.model);
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as { metrics?: Record<string, unknown> };
+  const round = (x: number, d: number) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+  const figures = Object.fromEntries(Object.entries(report).map(([g, s]) => [g, {
+    ...(s.fallTrials ? { sensitivity: round(s.sensitivity, 4), detected: s.detected, fall_trials: s.fallTrials } : {}),
+    ...(s.adlTrials ? { specificity: round(s.specificity, 4), adl_trials: s.adlTrials, adl_hours: round(s.adlHours, 3), false_alarms: s.falseAlarms, false_alarms_per_hour: round(s.falseAlarmsPerHour, 3) } : {}),
+    ...(s.detected ? { delay_sec: { median: round(s.delay.median, 2), p95: round(s.delay.p95, 2), max: round(s.delay.max, 2), over_2s: s.delay.over2s }, delay_by_chunk_sec: { median: round(s.delayByChunk.median, 2), p95: round(s.delayByChunk.p95, 2), max: round(s.delayByChunk.max, 2), over_2s: s.delayByChunk.over2s } } : {}),
+  }]));
+  raw.metrics = { ...(raw.metrics ?? {}), [a['held-out'] ? 'held_out' : 'all_subjects']: { subjects: subjects ?? 'all', chunk_sec: 1, command: `npm run eval -- --data <sisfall50>${a['held-out'] ? ' --held-out' : ''}`, ...figures } };
+  writeFileSync(path, JSON.stringify(raw, null, 2) + '\n');
+}
 if (a.json) {
   console.log(JSON.stringify({ model: meta.name, version: meta.version, data: a.data, subjects: subjects ?? 'all', chunk_sec: Number(a['chunk-sec']), decision: { ...meta.decision, ...settings }, report, misses: results.filter((r) => r.fall && !r.decisions.length).map((r) => r.name), false_alarms: results.filter((r) => !r.fall && r.decisions.length).map((r) => r.name) }, null, 2));
 } else {
