@@ -50,7 +50,9 @@ def main():
     if args.fold == "all":
         model = T.train(trials, args.epochs, args.seed, lambda s: print(f"[all s{args.seed}] {s}", flush=True))
         os.makedirs(args.out, exist_ok=True)
-        torch.save(model.state_dict(), os.path.join(args.out, f"member_s{args.seed}.pt"))
+        path = os.path.join(args.out, f"member_s{args.seed}.pt")
+        torch.save(model.state_dict(), path + ".part")
+        os.replace(path + ".part", path)  # train.py counts a job done when its file exists
         return
     args.fold = int(args.fold)
     val = [s for s in subjects if fold_of[s] == args.fold]
@@ -65,7 +67,10 @@ def main():
             out["impact:" + key] = np.array([sisfall.impact_index(t["acc"]) if t["fall"] else -1])
             out["len:" + key] = np.array([len(t["acc"])])
     os.makedirs(args.out, exist_ok=True)
-    np.savez_compressed(os.path.join(args.out, f"oof_f{args.fold}_s{args.seed}.npz"), **out)
+    path = os.path.join(args.out, f"oof_f{args.fold}_s{args.seed}.npz")
+    with open(path + ".part", "wb") as f:
+        np.savez_compressed(f, **out)
+    os.replace(path + ".part", path)
     log("done")
 
 

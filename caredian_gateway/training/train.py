@@ -69,6 +69,7 @@ def main():
     train_subjects = [s for s in subjects if s not in HELD_OUT]
     fold_of = cv.folds(train_subjects)
     log(f"training subjects: {' '.join(train_subjects)}; held out: {' '.join(HELD_OUT)}")
+    os.makedirs(args.work, exist_ok=True)
     common = ["--data", args.data, "--epochs", str(args.epochs), "--out", args.work]
 
     log(f"stage 1: {cv.FOLDS}-fold cross-validation by subject, {len(seeds)} seeds, then the decision knobs")
