@@ -14,8 +14,9 @@ def _norm(x, dim):
 
 
 class Features(nn.Module):
-    def __init__(self, rate_hz: int, ref_sec: float = 1.0, lp_sec: float = 0.5):
+    def __init__(self, rate_hz: int, ref_sec: float = 1.0, lp_sec: float = 0.5, oriented: bool = False):
         super().__init__()
+        self.oriented = oriented
         self.ref = int(rate_hz * ref_sec)
         k = int(rate_hz * lp_sec) | 1
         self.pool = nn.AvgPool1d(k, stride=1, padding=k // 2, count_include_pad=False)
@@ -29,15 +30,18 @@ class Features(nn.Module):
         lp = self.pool(a.transpose(1, 2)).transpose(1, 2)  # [B, T, 3]
         tilt = (lp * ref).sum(dim=2, keepdim=True) / _norm(lp, 2)
         jerk = torch.cat([torch.zeros_like(m[:, :1]), m[:, 1:] - m[:, :-1]], dim=1)
-        return torch.cat([m - 1.0, v - 1.0, h, 1.0 - tilt, jerk], dim=2).transpose(1, 2)  # [B, 5, T]
+        feats = [m - 1.0, v - 1.0, h, 1.0 - tilt, jerk]
+        if self.oriented:  # experiment (cv.py --oriented): the device-frame samples too, for a known mounting
+            feats.append(a)
+        return torch.cat(feats, dim=2).transpose(1, 2)  # [B, 5 (8 oriented), T]
 
 
 class FallNet(nn.Module):
-    def __init__(self, rate_hz: int, window: int, width: int = 24):
+    def __init__(self, rate_hz: int, window: int, width: int = 24, oriented: bool = False):
         super().__init__()
-        self.features = Features(rate_hz)
+        self.features = Features(rate_hz, oriented=oriented)
         self.conv = nn.Sequential(
-            nn.Conv1d(5, width, 5, padding=2), nn.BatchNorm1d(width), nn.ReLU(), nn.MaxPool1d(2),
+            nn.Conv1d(8 if oriented else 5, width, 5, padding=2), nn.BatchNorm1d(width), nn.ReLU(), nn.MaxPool1d(2),
             nn.Conv1d(width, width, 5, padding=2), nn.BatchNorm1d(width), nn.ReLU(), nn.MaxPool1d(2),
             nn.Conv1d(width, 2 * width, 5, padding=2), nn.BatchNorm1d(2 * width), nn.ReLU(), nn.MaxPool1d(2),
         )

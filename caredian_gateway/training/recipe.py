@@ -54,7 +54,19 @@ def random_rotations(n, gen):
     return q * torch.sign(torch.diagonal(r, dim1=1, dim2=2)).unsqueeze(1)
 
 
-def train(trials, epochs, seed, log):
+def small_rotations(n, gen, max_deg):
+    """Rotations by up to max_deg about random axes (Rodrigues): a device worn about as designed."""
+    axis = torch.randn(n, 3, generator=gen)
+    axis = axis / axis.norm(dim=1, keepdim=True)
+    theta = torch.rand(n, generator=gen) * max_deg * np.pi / 180
+    k = torch.zeros(n, 3, 3)
+    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
+    k = k - k.transpose(1, 2)
+    s, c = torch.sin(theta).view(n, 1, 1), torch.cos(theta).view(n, 1, 1)
+    return torch.eye(3).expand(n, 3, 3) + s * k + (1 - c) * torch.bmm(k, k)
+
+
+def train(trials, epochs, seed, log, oriented=False):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     acc = torch.from_numpy(np.concatenate([t["acc"] for t in trials]))
@@ -62,7 +74,7 @@ def train(trials, epochs, seed, log):
     log(f"  {len(starts)} windows, {int(labels.sum())} positive")
     starts_t, labels_t = torch.from_numpy(starts), torch.from_numpy(labels)
     ar = torch.arange(WINDOW)
-    model = FallNet(RATE, WINDOW)
+    model = FallNet(RATE, WINDOW, oriented=oriented)
     opt = torch.optim.AdamW(model.parameters(), lr=3e-3, weight_decay=1e-4)
     sched = torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=3e-3, total_steps=epochs * ((len(starts) + 511) // 512))
     lossf = nn.BCEWithLogitsLoss()
@@ -75,7 +87,7 @@ def train(trials, epochs, seed, log):
             x = acc[starts_t[idx].unsqueeze(1) + ar]  # [B, W, 3]
             b = x.shape[0]
             # Augmentation: any orientation, +-15 % gain, a little sensor noise.
-            x = torch.bmm(x, random_rotations(b, gen))
+            x = torch.bmm(x, small_rotations(b, gen, 20) if oriented else random_rotations(b, gen))
             x = x * (0.85 + 0.3 * torch.rand(b, 1, 1, generator=gen))
             x = x + 0.01 * torch.randn(x.shape, generator=gen)
             loss = lossf(model.logits(x), labels_t[idx])
