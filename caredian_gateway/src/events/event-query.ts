@@ -41,5 +41,5 @@ export async function queryInflux(influx: InfluxDB, measurement: string, q: Even
   if (q.sinceMs !== undefined) where.push(`time >= ${Math.floor(q.sinceMs)}ms`);
   const sql = `SELECT "prob", "event_id", "decided", "device_id", "location", "event", "source" FROM ${escape.measurement(measurement)}${where.length ? ` WHERE ${where.join(' AND ')}` : ''} ORDER BY time DESC LIMIT ${q.limit}`;
   const rows = await influx.query<{ time: Date; prob: number; event_id: string; decided?: boolean | null; device_id: string; location: string; event: string; source: string }>(sql);
-  return rows.map((r) => ({ time: r.time.toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source ?? 'sensor', event_id: r.event_id, decided: r.decided ?? true }));
+  return rows.map((r) => ({ time: r.time.toISOString(), device_id: r.device_id, location: r.location, event: r.event, prob: r.prob, source: r.source ?? 'sensor', event_id: r.event_id, decided: isDecided(r) }));
 }

@@ -40,6 +40,23 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
     }
   });
 
+  test('the listing from InfluxDB reads points written before `decided` existed as the policy did then: every fall alerted, nothing else', async () => {
+    const db = uniqueDb('legacy');
+    const ns = BigInt(Date.now() - 60_000) * 1_000_000n;
+    await influxWrite(db, [
+      `fall_events,device_id=old-band,location=hall,event=fall,source=sensor prob=0.9,event_id="legacy-fall" ${ns}`,
+      `fall_events,device_id=old-band,location=hall,event=walk,source=sensor prob=0.1,event_id="legacy-walk" ${ns + 1000n}`,
+    ].join('\n'));
+    const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db });
+    try {
+      const listed = (await (await fetch(`${h.adminUrl}/api/events?device_id=old-band&limit=5`, { headers: ADMIN })).json()) as { source: string; events: { event: string; decided: boolean }[] };
+      expect(listed.source).toBe('influxdb');
+      expect(listed.events.map((e) => [e.event, e.decided]).sort()).toEqual([['fall', true], ['walk', false]]);
+    } finally {
+      await h.close();
+    }
+  });
+
   test('heartbeats go to device_status; a point InfluxDB rejects is dead-lettered and the rest still arrive', async () => {
     const db = uniqueDb('dlq');
     // A string-typed battery field in the current shard makes numeric battery values a field type conflict.
