@@ -32,9 +32,8 @@ def folds(subjects):
 
 
 def main():
-    here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "sisfall50"))
+    p.add_argument("--data", default=sisfall.DEFAULT_ROOT)
     p.add_argument("--fold", required=True, help="0, 1, 2 or all")
     p.add_argument("--seed", type=int, default=7)
     p.add_argument("--epochs", type=int, default=20)
@@ -44,8 +43,7 @@ def main():
     p.add_argument("--out", required=True)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
-    subjects = sorted(d for d in os.listdir(args.data)
-                      if os.path.isdir(os.path.join(args.data, d)) and d not in T.HELD_OUT)
+    subjects = [s for s in sisfall.subject_folders(args.data) if s not in T.HELD_OUT]
     fold_of = folds(subjects)
     trials = sisfall.load(args.data, set(subjects))
     log = lambda s: print(f"[f{args.fold} s{args.seed}] {s}", flush=True)  # noqa: E731

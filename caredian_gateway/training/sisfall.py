@@ -5,12 +5,19 @@ import re
 
 import numpy as np
 
+# Where the dataset sits beside a clone of the repository (see models/MODEL_CARD.md).
+DEFAULT_ROOT = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "..", "shared", "datasets", "sisfall50")
 NAME = re.compile(r"^([DF]\d\d)_(S[AE]\d\d)_(R\d\d)\.csv\.gz$")
 
 
 def impact_index(acc):
     """The impact of a fall trial: the peak of the acceleration magnitude (the same rule the TypeScript eval uses)."""
     return int(np.argmax(np.sqrt((acc * acc).sum(axis=1))))
+
+
+def subject_folders(root):
+    """The subject folders of the dataset, sorted."""
+    return sorted(d for d in os.listdir(root) if os.path.isdir(os.path.join(root, d)))
 
 
 def load(root, subjects=None):

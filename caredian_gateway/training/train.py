@@ -21,6 +21,7 @@ import torch
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import choose  # noqa: E402
 import cv  # noqa: E402
+import sisfall  # noqa: E402
 from model import Ensemble, FallNet  # noqa: E402
 from recipe import HELD_OUT, HOP, POS_FROM, POS_TO, RATE, WINDOW, export  # noqa: E402
 
@@ -52,7 +53,7 @@ def run_jobs(jobs, workers, log):
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=os.path.join(here, "..", "..", "..", "shared", "datasets", "sisfall50"))
+    p.add_argument("--data", default=sisfall.DEFAULT_ROOT)
     p.add_argument("--out", default=os.path.join(here, "..", "models"))
     p.add_argument("--work", default=os.path.join(here, ".work"), help="cross-validation outputs and members")
     p.add_argument("--name", default="fallnet")
@@ -65,8 +66,7 @@ def main():
         sys.exit(f"no dataset at {args.data}: put SisFall at 50 Hz there (see models/MODEL_CARD.md)")
     log = lambda s: print(s, flush=True)  # noqa: E731
     seeds = [int(s) for s in args.seeds.split(",")]
-    subjects = sorted(d for d in os.listdir(args.data) if os.path.isdir(os.path.join(args.data, d)))
-    train_subjects = [s for s in subjects if s not in HELD_OUT]
+    train_subjects = [s for s in sisfall.subject_folders(args.data) if s not in HELD_OUT]
     fold_of = cv.folds(train_subjects)
     log(f"training subjects: {' '.join(train_subjects)}; held out: {' '.join(HELD_OUT)}")
     os.makedirs(args.work, exist_ok=True)

@@ -57,6 +57,8 @@ const groups: [string, TrialResult[]][] = [
   ['elderly (SE)', results.filter((r) => r.subject.startsWith('SE'))],
 ];
 const report = Object.fromEntries(groups.filter(([, rs]) => rs.length).map(([g, rs]) => [g, summarise(rs)]));
+const misses = results.filter((r) => r.fall && !r.decisions.length).map((r) => r.name);
+const alarms = results.filter((r) => !r.fall && r.decisions.length).map((r) => r.name);
 if (a['write-metrics']) {
   const path = metaPathFor(a.model);
   const raw = JSON.parse(readFileSync(path, 'utf8')) as { metrics?: Record<string, unknown> };
@@ -70,7 +72,7 @@ if (a['write-metrics']) {
   writeFileSync(path, JSON.stringify(raw, null, 2) + '\n');
 }
 if (a.json) {
-  console.log(JSON.stringify({ model: meta.name, version: meta.version, data: a.data, subjects: subjects ?? 'all', chunk_sec: Number(a['chunk-sec']), decision: { ...meta.decision, ...settings }, report, misses: results.filter((r) => r.fall && !r.decisions.length).map((r) => r.name), false_alarms: results.filter((r) => !r.fall && r.decisions.length).map((r) => r.name) }, null, 2));
+  console.log(JSON.stringify({ model: meta.name, version: meta.version, data: a.data, subjects: subjects ?? 'all', chunk_sec: Number(a['chunk-sec']), decision: { ...meta.decision, ...settings }, report, misses, false_alarms: alarms }, null, 2));
 } else {
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
   console.log(`model ${meta.name} ${meta.version}; data ${a.data}; subjects ${subjects?.join(' ') ?? 'all'}; ${Number(a['chunk-sec'])} s chunks; threshold ${settings.threshold ?? meta.decision.threshold}, smoothK ${settings.smoothK ?? meta.decision.smooth_k}, sustainK ${settings.sustainK ?? meta.decision.sustain_k}`);
@@ -81,8 +83,6 @@ if (a.json) {
     if (s.adlTrials) console.log(`  specificity ${f(s.specificity, 4)} (${s.adlTrials - s.adlWithAlarm}/${s.adlTrials} ADL trials), false alarms ${s.falseAlarms} in ${f(s.adlHours, 2)} h = ${f(s.falseAlarmsPerHour, 2)} per hour`);
     if (s.detected) console.log(`  delay from impact to decision: median ${f(s.delay.median, 2)} s, p95 ${f(s.delay.p95, 2)} s, max ${f(s.delay.max, 2)} s, over 2 s: ${s.delay.over2s}; by the end of the 1 s chunk carrying it: median ${f(s.delayByChunk.median, 2)} s, p95 ${f(s.delayByChunk.p95, 2)} s, max ${f(s.delayByChunk.max, 2)} s, over 2 s: ${s.delayByChunk.over2s}`);
   }
-  const misses = results.filter((r) => r.fall && !r.decisions.length).map((r) => r.name);
-  const alarms = results.filter((r) => !r.fall && r.decisions.length).map((r) => r.name);
   if (misses.length) console.log(`\nmissed falls: ${misses.join(' ')}`);
   if (alarms.length) console.log(`false alarms: ${alarms.join(' ')}`);
 }
