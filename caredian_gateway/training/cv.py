@@ -40,16 +40,18 @@ def main():
     p.add_argument("--threads", type=int, default=1)
     p.add_argument("--oriented", action="store_true",
                    help="experiment: also feed device-frame samples, rotations of up to 20 degrees only")
+    p.add_argument("--dyn-gain", default=None, help="LO,HI: scale the motion of each training window by LO..HI")
     p.add_argument("--out", required=True)
     args = p.parse_args()
     torch.set_num_threads(args.threads)
+    dyn = tuple(float(v) for v in args.dyn_gain.split(",")) if args.dyn_gain else None
     subjects = [s for s in sisfall.subject_folders(args.data) if s not in T.HELD_OUT]
     fold_of = folds(subjects)
     trials = sisfall.load(args.data, set(subjects))
     log = lambda s: print(f"[f{args.fold} s{args.seed}] {s}", flush=True)  # noqa: E731
     if args.fold == "all":
         model = T.train(trials, args.epochs, args.seed, lambda s: print(f"[all s{args.seed}] {s}", flush=True),
-                        args.oriented)
+                        args.oriented, dyn)
         os.makedirs(args.out, exist_ok=True)
         path = os.path.join(args.out, f"member_s{args.seed}.pt")
         torch.save(model.state_dict(), path + ".part")
@@ -58,7 +60,7 @@ def main():
     args.fold = int(args.fold)
     val = [s for s in subjects if fold_of[s] == args.fold]
     log(f"validation subjects {' '.join(val)}")
-    model = T.train([t for t in trials if fold_of[t["subject"]] != args.fold], args.epochs, args.seed, log, args.oriented)
+    model = T.train([t for t in trials if fold_of[t["subject"]] != args.fold], args.epochs, args.seed, log, args.oriented, dyn)
     out = {}
     for t in trials:
         if fold_of[t["subject"]] == args.fold:

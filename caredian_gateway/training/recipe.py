@@ -66,7 +66,18 @@ def small_rotations(n, gen, max_deg):
     return torch.eye(3).expand(n, 3, 3) + s * k + (1 - c) * torch.bmm(k, k)
 
 
-def train(trials, epochs, seed, log, oriented=False):
+def dynamic_gain(x, gen, lo, hi):
+    """Scale each window's motion (the samples minus their 0.5 s moving average) by a factor drawn
+    log-uniformly from [lo, hi]; gravity and posture stay. Heel strikes and impacts differ in size
+    between people, shoes and where the device sits (a pocket sees more than a belt)."""
+    k = RATE // 2 | 1
+    lp = nn.functional.avg_pool1d(x.transpose(1, 2), k, stride=1, padding=k // 2,
+                                  count_include_pad=False).transpose(1, 2)
+    s = torch.exp(np.log(lo) + (np.log(hi) - np.log(lo)) * torch.rand(x.shape[0], 1, 1, generator=gen))
+    return lp + s * (x - lp)
+
+
+def train(trials, epochs, seed, log, oriented=False, dyn_gain=None):
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     acc = torch.from_numpy(np.concatenate([t["acc"] for t in trials]))
@@ -88,6 +99,8 @@ def train(trials, epochs, seed, log, oriented=False):
             b = x.shape[0]
             # Augmentation: any orientation, +-15 % gain, a little sensor noise.
             x = torch.bmm(x, small_rotations(b, gen, 20) if oriented else random_rotations(b, gen))
+            if dyn_gain:
+                x = dynamic_gain(x, gen, *dyn_gain)
             x = x * (0.85 + 0.3 * torch.rand(b, 1, 1, generator=gen))
             x = x + 0.01 * torch.randn(x.shape, generator=gen)
             loss = lossf(model.logits(x), labels_t[idx])

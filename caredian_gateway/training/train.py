@@ -50,6 +50,22 @@ def run_jobs(jobs, workers, log):
         time.sleep(1)
 
 
+def check_work_recipe(work, recipe):
+    """Finished jobs are reused by file name, so a work folder must only ever hold one recipe's jobs."""
+    stamp = os.path.join(work, "recipe.json")
+    if os.path.exists(stamp):
+        with open(stamp) as f:
+            old = json.load(f)
+        if old != recipe:
+            sys.exit(f"{work} holds jobs trained with {' '.join(old)}, not {' '.join(recipe)}: "
+                     "delete it or pass another --work")
+    elif any(n.endswith((".npz", ".pt")) for n in os.listdir(work)):
+        sys.exit(f"{work} holds jobs of an unknown recipe: delete it or pass another --work")
+    else:
+        with open(stamp, "w") as f:
+            json.dump(recipe, f)
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser()
@@ -57,9 +73,10 @@ def main():
     p.add_argument("--out", default=os.path.join(here, "..", "models"))
     p.add_argument("--work", default=os.path.join(here, ".work"), help="cross-validation outputs and members")
     p.add_argument("--name", default="fallnet")
-    p.add_argument("--version", default="1.1.0")
+    p.add_argument("--version", default="1.2.0")
     p.add_argument("--epochs", type=int, default=20)
     p.add_argument("--seeds", default="7,8,9", help="one ensemble member per seed")
+    p.add_argument("--dyn-gain", default="0.6,2.0", help="LO,HI: motion of each training window scaled by LO..HI")
     p.add_argument("--workers", type=int, default=max(1, os.cpu_count() or 1))
     args = p.parse_args()
     if not os.path.isdir(args.data):
@@ -70,7 +87,8 @@ def main():
     fold_of = cv.folds(train_subjects)
     log(f"training subjects: {' '.join(train_subjects)}; held out: {' '.join(HELD_OUT)}")
     os.makedirs(args.work, exist_ok=True)
-    common = ["--data", args.data, "--epochs", str(args.epochs), "--out", args.work]
+    common = ["--data", args.data, "--epochs", str(args.epochs), "--dyn-gain", args.dyn_gain, "--out", args.work]
+    check_work_recipe(args.work, common[2:-2])
 
     log(f"stage 1: {cv.FOLDS}-fold cross-validation by subject, {len(seeds)} seeds, then the decision knobs")
     run_jobs([(["--fold", str(f), "--seed", str(s), *common], os.path.join(args.work, f"oof_f{f}_s{s}.npz"))
@@ -124,7 +142,9 @@ def main():
         "training": {
             "data": "SisFall (Sucerquia et al., Sensors 2017) reduced to 50 Hz, ../shared/datasets/sisfall50",
             "subjects": train_subjects, "held_out_subjects": HELD_OUT,
-            "recipe": f"training/train.py --epochs {args.epochs} --seeds {args.seeds}",
+            "recipe": f"training/train.py --epochs {args.epochs} --seeds {args.seeds} --dyn-gain {args.dyn_gain}",
+            "augmentation": "any 3-D rotation; motion (samples minus their 0.5 s moving average) scaled by "
+                            f"{args.dyn_gain.replace(',', '-')}x, log-uniform; gain +-15 %; noise 0.01 g",
             "cross_validation": cv_figures,
         },
         "metrics": {},
