@@ -30,7 +30,9 @@ test('falls are decided within 2 s of the impact; daily activities raise nothing
   for (const r of results) {
     if (r.fall) {
       expect({ name: r.name, decided: r.decisions.length >= 1 }).toEqual({ name: r.name, decided: true });
-      expect(r.delaySec!).toBeGreaterThan(0);
+      // Delay counts from the largest peak; a fall can be decided on an earlier hit of the same fall
+      // (a knee before the hip), so a little before it, but never from the activity before the fall.
+      expect(r.delaySec!).toBeGreaterThanOrEqual(-1);
       expect(r.delaySec!).toBeLessThan(2);
     } else expect({ name: r.name, decisions: r.decisions }).toEqual({ name: r.name, decisions: [] });
   }
