@@ -81,7 +81,7 @@ if (a.json) {
     console.log(`\n${g}`);
     if (s.fallTrials) console.log(`  sensitivity ${f(s.sensitivity)} (${s.detected}/${s.fallTrials} fall trials)`);
     if (s.adlTrials) console.log(`  specificity ${f(s.specificity, 4)} (${s.adlTrials - s.adlWithAlarm}/${s.adlTrials} ADL trials), false alarms ${s.falseAlarms} in ${f(s.adlHours, 2)} h = ${f(s.falseAlarmsPerHour, 2)} per hour`);
-    if (s.detected) console.log(`  delay from impact to decision: median ${f(s.delay.median, 2)} s, p95 ${f(s.delay.p95, 2)} s, max ${f(s.delay.max, 2)} s, over 2 s: ${s.delay.over2s}; by the end of the 1 s chunk carrying it: median ${f(s.delayByChunk.median, 2)} s, p95 ${f(s.delayByChunk.p95, 2)} s, max ${f(s.delayByChunk.max, 2)} s, over 2 s: ${s.delayByChunk.over2s}`);
+    if (s.detected) console.log(`  delay from impact to decision: median ${f(s.delay.median, 2)} s, p95 ${f(s.delay.p95, 2)} s, max ${f(s.delay.max, 2)} s, over 2 s: ${s.delay.over2s}; by the end of the ${a['chunk-sec']} s chunk carrying it: median ${f(s.delayByChunk.median, 2)} s, p95 ${f(s.delayByChunk.p95, 2)} s, max ${f(s.delayByChunk.max, 2)} s, over 2 s: ${s.delayByChunk.over2s}`);
   }
   if (misses.length) console.log(`\nmissed falls: ${misses.join(' ')}`);
   if (alarms.length) console.log(`false alarms: ${alarms.join(' ')}`);

@@ -57,3 +57,14 @@ test('without --data it prints its usage and exits 2', () => {
   expect(r.status).toBe(2);
   expect(r.stderr).toMatch(/usage: npm run eval/);
 });
+
+test('decisions follow the samples, not the chunking; the chunk wait is labelled with the chunk size', () => {
+  const decisionsOf = (out: string) => /delay from impact to decision: (median [\d.]+ s, p95 [\d.]+ s, max [\d.]+ s)/.exec(out)?.[1];
+  const one = run('--held-out');
+  const ten = run('--held-out', '--chunk-sec', '10');
+  expect(ten.status).toBe(0);
+  expect(decisionsOf(ten.stdout)).toBeDefined();
+  expect(decisionsOf(ten.stdout)).toBe(decisionsOf(one.stdout));
+  expect(ten.stdout).toContain('by the end of the 10 s chunk carrying it');
+  expect(one.stdout).toContain('by the end of the 1 s chunk carrying it');
+}, 60_000);
