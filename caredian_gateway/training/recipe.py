@@ -97,7 +97,7 @@ def train(trials, epochs, seed, log, oriented=False, dyn_gain=None):
             idx = perm[i:i + 512]
             x = acc[starts_t[idx].unsqueeze(1) + ar]  # [B, W, 3]
             b = x.shape[0]
-            # Augmentation: any orientation, +-15 % gain, a little sensor noise.
+            # Augmentation: any orientation (or a small turn), motion scaling, +-15 % gain, a little sensor noise.
             x = torch.bmm(x, small_rotations(b, gen, 20) if oriented else random_rotations(b, gen))
             if dyn_gain:
                 x = dynamic_gain(x, gen, *dyn_gain)
