@@ -22,10 +22,10 @@ def subject_folders(root):
 
 def load(root, subjects=None):
     trials = []
-    for subject in sorted(os.listdir(root)):
-        folder = os.path.join(root, subject)
-        if not os.path.isdir(folder) or (subjects is not None and subject not in subjects):
+    for subject in subject_folders(root):
+        if subjects is not None and subject not in subjects:
             continue
+        folder = os.path.join(root, subject)
         for name in sorted(os.listdir(folder)):
             m = NAME.match(name)
             if not m:

@@ -87,8 +87,9 @@ def main():
     fold_of = cv.folds(train_subjects)
     log(f"training subjects: {' '.join(train_subjects)}; held out: {' '.join(HELD_OUT)}")
     os.makedirs(args.work, exist_ok=True)
-    common = ["--data", args.data, "--epochs", str(args.epochs), "--dyn-gain", args.dyn_gain, "--out", args.work]
-    check_work_recipe(args.work, common[2:-2])
+    recipe = ["--epochs", str(args.epochs), "--dyn-gain", args.dyn_gain]
+    check_work_recipe(args.work, recipe)
+    common = ["--data", args.data, *recipe, "--out", args.work]
 
     log(f"stage 1: {cv.FOLDS}-fold cross-validation by subject, {len(seeds)} seeds, then the decision knobs")
     run_jobs([(["--fold", str(f), "--seed", str(s), *common], os.path.join(args.work, f"oof_f{f}_s{s}.npz"))

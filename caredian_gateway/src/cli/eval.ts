@@ -34,6 +34,7 @@ if (a['write-metrics'] && (a.threshold || a['smooth-k'] || a['sustain-k'] || a.s
   console.error('--write-metrics records the model as shipped: its own knobs, 1 s chunks, all subjects or --held-out');
   process.exit(2);
 }
+const chunkSec = Number(a['chunk-sec']);
 const meta = readModelMeta(metaPathFor(a.model));
 let subjects = a.subjects?.split(',').map((s) => s.trim());
 if (a['held-out']) subjects = (meta.training?.held_out_subjects as string[] | undefined) ?? [];
@@ -47,7 +48,7 @@ const model = await OnnxWindowModel.load(a.model, meta);
 const started = performance.now();
 const results = await evaluate(model, meta, (function* () {
   for (const t of list) yield readTrial(t, meta.sample_rate_hz);
-})(), { settings, chunkSec: Number(a['chunk-sec']) });
+})(), { settings, chunkSec });
 const seconds = (performance.now() - started) / 1000;
 await model.close();
 
@@ -63,25 +64,26 @@ if (a['write-metrics']) {
   const path = metaPathFor(a.model);
   const raw = JSON.parse(readFileSync(path, 'utf8')) as { metrics?: Record<string, unknown> };
   const round = (x: number, d: number) => (Number.isFinite(x) ? Number(x.toFixed(d)) : null);
+  const delays = (d: Summary['delay']) => ({ median: round(d.median, 2), p95: round(d.p95, 2), max: round(d.max, 2), over_2s: d.over2s });
   const figures = Object.fromEntries(Object.entries(report).map(([g, s]) => [g, {
     ...(s.fallTrials ? { sensitivity: round(s.sensitivity, 4), detected: s.detected, fall_trials: s.fallTrials } : {}),
     ...(s.adlTrials ? { specificity: round(s.specificity, 4), adl_trials: s.adlTrials, adl_hours: round(s.adlHours, 3), false_alarms: s.falseAlarms, false_alarms_per_hour: round(s.falseAlarmsPerHour, 3) } : {}),
-    ...(s.detected ? { delay_sec: { median: round(s.delay.median, 2), p95: round(s.delay.p95, 2), max: round(s.delay.max, 2), over_2s: s.delay.over2s }, delay_by_chunk_sec: { median: round(s.delayByChunk.median, 2), p95: round(s.delayByChunk.p95, 2), max: round(s.delayByChunk.max, 2), over_2s: s.delayByChunk.over2s } } : {}),
+    ...(s.detected ? { delay_sec: delays(s.delay), delay_by_chunk_sec: delays(s.delayByChunk) } : {}),
   }]));
-  raw.metrics = { ...(raw.metrics ?? {}), [a['held-out'] ? 'held_out' : 'all_subjects']: { subjects: subjects ?? 'all', chunk_sec: 1, command: `npm run eval -- --data <sisfall50>${a['held-out'] ? ' --held-out' : ''}`, ...figures } };
+  raw.metrics = { ...(raw.metrics ?? {}), [a['held-out'] ? 'held_out' : 'all_subjects']: { subjects: subjects ?? 'all', chunk_sec: chunkSec, command: `npm run eval -- --data <sisfall50>${a['held-out'] ? ' --held-out' : ''}`, ...figures } };
   writeFileSync(path, JSON.stringify(raw, null, 2) + '\n');
 }
 if (a.json) {
-  console.log(JSON.stringify({ model: meta.name, version: meta.version, data: a.data, subjects: subjects ?? 'all', chunk_sec: Number(a['chunk-sec']), decision: { ...meta.decision, ...settings }, report, misses, false_alarms: alarms }, null, 2));
+  console.log(JSON.stringify({ model: meta.name, version: meta.version, data: a.data, subjects: subjects ?? 'all', chunk_sec: chunkSec, decision: { ...meta.decision, ...settings }, report, misses, false_alarms: alarms }, null, 2));
 } else {
   const f = (x: number, d = 3) => (Number.isFinite(x) ? x.toFixed(d) : '-');
-  console.log(`model ${meta.name} ${meta.version}; data ${a.data}; subjects ${subjects?.join(' ') ?? 'all'}; ${Number(a['chunk-sec'])} s chunks; threshold ${settings.threshold ?? meta.decision.threshold}, smoothK ${settings.smoothK ?? meta.decision.smooth_k}, sustainK ${settings.sustainK ?? meta.decision.sustain_k}`);
+  console.log(`model ${meta.name} ${meta.version}; data ${a.data}; subjects ${subjects?.join(' ') ?? 'all'}; ${chunkSec} s chunks; threshold ${settings.threshold ?? meta.decision.threshold}, smoothK ${settings.smoothK ?? meta.decision.smooth_k}, sustainK ${settings.sustainK ?? meta.decision.sustain_k}`);
   console.log(`${results.length} trials, ${model.stats.windows} windows in ${model.stats.runs} batches, ${seconds.toFixed(1)} s`);
   for (const [g, s] of Object.entries(report) as [string, Summary][]) {
     console.log(`\n${g}`);
     if (s.fallTrials) console.log(`  sensitivity ${f(s.sensitivity)} (${s.detected}/${s.fallTrials} fall trials)`);
     if (s.adlTrials) console.log(`  specificity ${f(s.specificity, 4)} (${s.adlTrials - s.adlWithAlarm}/${s.adlTrials} ADL trials), false alarms ${s.falseAlarms} in ${f(s.adlHours, 2)} h = ${f(s.falseAlarmsPerHour, 2)} per hour`);
-    if (s.detected) console.log(`  delay from impact to decision: median ${f(s.delay.median, 2)} s, p95 ${f(s.delay.p95, 2)} s, max ${f(s.delay.max, 2)} s, over 2 s: ${s.delay.over2s}; by the end of the ${a['chunk-sec']} s chunk carrying it: median ${f(s.delayByChunk.median, 2)} s, p95 ${f(s.delayByChunk.p95, 2)} s, max ${f(s.delayByChunk.max, 2)} s, over 2 s: ${s.delayByChunk.over2s}`);
+    if (s.detected) console.log(`  delay from impact to decision: median ${f(s.delay.median, 2)} s, p95 ${f(s.delay.p95, 2)} s, max ${f(s.delay.max, 2)} s, over 2 s: ${s.delay.over2s}; by the end of the ${chunkSec} s chunk carrying it: median ${f(s.delayByChunk.median, 2)} s, p95 ${f(s.delayByChunk.p95, 2)} s, max ${f(s.delayByChunk.max, 2)} s, over 2 s: ${s.delayByChunk.over2s}`);
   }
   if (misses.length) console.log(`\nmissed falls: ${misses.join(' ')}`);
   if (alarms.length) console.log(`false alarms: ${alarms.join(' ')}`);
