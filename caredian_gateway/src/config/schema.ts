@@ -90,6 +90,20 @@ const upstreams = json(
   .transform((v): UpstreamConfig[] => (Array.isArray(v) ? v : Object.entries(v).map(([name, u]) => ({ name, ...u }))))
   .default([]);
 
+export interface WebhookConfig {
+  url: string;
+  secret?: string;
+}
+/** [{"url", "secret"?}] in both the add-on options and ALERT_WEBHOOKS_JSON. */
+const webhooks = json(
+  z.array(
+    z.object({
+      url: z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }),
+      secret: z.preprocess((v) => (v === '' || v === null ? undefined : v), secret.optional()),
+    }),
+  ),
+).default([]);
+
 const logLevel = z
   .preprocess((v) => (typeof v === 'string' ? v.toLowerCase() : v), z.enum(['trace', 'debug', 'info', 'warn', 'warning', 'error', 'fatal']))
   .transform((v) => (v === 'warning' ? 'warn' : v))
@@ -168,6 +182,8 @@ export const FIELDS = {
   escalation_after_sec: field(int(10, 86400).default(300), 'ESCALATION_AFTER_SEC'),
   escalation_targets: field(stringList().default([]), 'ESCALATION_TARGETS'),
   escalation_max_steps: field(int(0, 100).default(3), 'ESCALATION_MAX_STEPS'),
+  // alert sinks beside Home Assistant
+  alert_webhooks: field(webhooks, 'ALERT_WEBHOOKS_JSON', { secret: true }),
   // fall inference
   fall_inference_enabled: field(bool(true), 'FALL_INFERENCE_ENABLED'),
   fall_model_path: field(optionalString(), 'FALL_MODEL_PATH', { addon: false }),

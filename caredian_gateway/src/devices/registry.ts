@@ -2,25 +2,13 @@
 // Kept in DATA_DIR/devices.json; transitions are published on the event bus.
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { EventBus } from '../core/event-bus.js';
+import type { GatewayBus } from '../domain/bus-events.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
+import { Router } from 'express';
 import { writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
-import type { StoredEvent } from '../events/types.js';
-
-export interface DeviceState {
-  device_id: string;
-  client_id?: string;
-  first_seen: string;
-  last_seen: string;
-  online: boolean;
-  location?: string;
-  battery?: number;
-  rssi?: number;
-  fw?: string;
-  uptime_s?: number;
-  last_event?: string;
-}
+import type { StoredEvent } from '../domain/records.js';
+import type { DeviceState } from '../domain/devices.js';
 
 export class DeviceRegistry implements GatewayModule {
   readonly name = 'devices';
@@ -33,7 +21,7 @@ export class DeviceRegistry implements GatewayModule {
 
   constructor(
     dataDir: string,
-    private readonly bus: EventBus,
+    private readonly bus: GatewayBus,
     private readonly log: Logger,
     private readonly offlineAfterMs: number,
   ) {
@@ -63,6 +51,15 @@ export class DeviceRegistry implements GatewayModule {
     let online = 0;
     for (const d of this.devices.values()) if (d.online) online++;
     return { ready: true, devices: this.devices.size, online };
+  }
+
+  /** GET /api/devices on the admin listener. */
+  adminRoutes(): Router[] {
+    const r = Router();
+    r.get('/devices', (_req, res) => {
+      res.json({ devices: this.list() });
+    });
+    return [r];
   }
 
   list(): DeviceState[] {

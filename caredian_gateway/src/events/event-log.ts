@@ -6,7 +6,7 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
 import { fsyncDir } from '../core/files.js';
 import { encodeRecord, listSegments, readRecords, segmentName } from './segment-files.js';
-import type { StoredEvent } from './types.js';
+import type { StoredEvent } from '../domain/records.js';
 
 const RECORD_BYTES_GUESS = 256;
 

@@ -1,7 +1,7 @@
 // Reading stored fall events back: from the event log (embedded store) or from InfluxDB.
 import { escape, type InfluxDB } from 'influx';
 import type { EventStore } from './event-store.js';
-import { isDecided } from './types.js';
+import { isDecided } from '../domain/records.js';
 
 export interface EventQuery {
   deviceId?: string;
@@ -24,7 +24,7 @@ export interface EventRow {
 /** Newest first, from the retained log segments. */
 export function queryLog(store: EventStore, q: EventQuery): EventRow[] {
   const rows: EventRow[] = [];
-  for (const r of store.log.scan()) {
+  for (const r of store.scan()) {
     if (r.kind !== 'fall') continue;
     if (q.deviceId !== undefined && r.device_id !== q.deviceId) continue;
     const ms = Number(BigInt(r.ts_ns) / 1_000_000n);

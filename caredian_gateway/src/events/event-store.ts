@@ -3,9 +3,9 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../core/files.js';
-import type { EventBus } from '../core/event-bus.js';
+import type { GatewayBus } from '../domain/bus-events.js';
 import { EventLog } from './event-log.js';
-import type { NewRecord, StoredEvent } from './types.js';
+import type { NewRecord, StoredEvent } from '../domain/records.js';
 
 const DEDUPE_WINDOW_MS = 24 * 3600_000;
 const DEDUPE_MAX = 1_000_000;
@@ -36,8 +36,8 @@ export class EventStore {
   private readonly statePath: string;
 
   constructor(
-    readonly log: EventLog,
-    private readonly bus: EventBus,
+    private readonly log: EventLog,
+    private readonly bus: GatewayBus,
     dir: string,
   ) {
     this.statePath = join(dir, 'state.json');
@@ -130,6 +130,43 @@ export class EventStore {
 
   async close(): Promise<void> {
     await this.log.close();
+  }
+
+  get lastCommittedSeq(): number {
+    return this.log.lastCommittedSeq;
+  }
+
+  get sizeBytes(): number {
+    return this.log.sizeBytes;
+  }
+
+  get maxBytes(): number {
+    return this.log.maxBytes;
+  }
+
+  /** True when another record would be refused with backpressure. */
+  get full(): boolean {
+    return this.log.full;
+  }
+
+  get healthy(): { ok: boolean; error?: string } {
+    return this.log.healthy;
+  }
+
+  /** Up to `max` committed records with seq > `after`, in order. */
+  readAfter(after: number, max: number): StoredEvent[] {
+    return this.log.readAfter(after, max);
+  }
+
+  /** Every retained record, oldest first. */
+  scan(): Generator<StoredEvent> {
+    return this.log.scan();
+  }
+
+  /** Calls `fn` after each group commit; returns the unsubscribe function. */
+  onCommitted(fn: (seq: number) => void): () => void {
+    this.log.on('committed', fn);
+    return () => this.log.off('committed', fn);
   }
 }
 

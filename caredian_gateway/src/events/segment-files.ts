@@ -4,7 +4,7 @@
 import { crc32 } from 'node:zlib';
 import { readdirSync, openSync, readSync, fstatSync, closeSync } from 'node:fs';
 import { join } from 'node:path';
-import type { StoredEvent } from './types.js';
+import type { StoredEvent } from '../domain/records.js';
 
 export const SEGMENT_RE = /^seg-(\d{16})\.log$/;
 

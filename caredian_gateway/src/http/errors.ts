@@ -1,17 +1,14 @@
 import type { Response, Request, NextFunction, ErrorRequestHandler } from 'express';
 import type { z } from 'zod';
 import type { Logger } from '../core/logger.js';
+import { zodProblems } from '../core/zod-problems.js';
 
 /** The device and admin APIs' error shape: {"ok":false,"error":code,"error_description":text}. */
 export function sendError(res: Response, status: number, error: string, description: string, extra: Record<string, unknown> = {}): void {
   res.status(status).json({ ok: false, error, error_description: description, ...extra });
 }
 
-/** One line per problem: `field: message`, without echoing values. */
-export function zodProblems(err: z.ZodError): string[] {
-  return err.issues.map((i) => `${i.path.length ? i.path.join('.') : 'body'}: ${i.message}`);
-}
-
+/** 400 with one problem per line (`field: message`), without echoing values. */
 export function sendValidationError(res: Response, err: z.ZodError): void {
   const problems = zodProblems(err);
   sendError(res, 400, 'invalid_request', problems.join('; '), { problems });

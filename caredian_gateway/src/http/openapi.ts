@@ -1,16 +1,7 @@
 // OpenAPI 3.1 generated from the same zod schemas the routes validate with (zod's own JSON Schema output).
 import { z } from 'zod';
 
-export interface RouteDoc {
-  method: 'get' | 'post';
-  path: string;
-  summary: string;
-  description?: string;
-  scope?: string;
-  body?: z.ZodType;
-  bodyType?: string;
-  responses: Record<number, { description: string; schema?: z.ZodType }>;
-}
+import type { RouteDoc } from '../core/module.js';
 
 const schema = (s: z.ZodType) => z.toJSONSchema(s, { target: 'draft-2020-12', io: 'input', unrepresentable: 'any' });
 

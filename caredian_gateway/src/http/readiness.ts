@@ -1,12 +1,15 @@
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
 
-export interface Check {
-  name: string;
-  check: () => ModuleStatus;
+export interface ReadinessReport {
+  ready: boolean;
+  /** ok; degraded (ready, but a check has a warning a person must see); not_ready. */
+  status: 'ok' | 'degraded' | 'not_ready';
+  warnings: string[];
+  checks: Record<string, ModuleStatus>;
 }
 
 export class Readiness {
-  private checks: Check[] = [];
+  private checks: { name: string; check: () => ModuleStatus }[] = [];
 
   add(name: string, check: () => ModuleStatus): void {
     this.checks.push({ name, check });
@@ -16,8 +19,9 @@ export class Readiness {
     if (m.status) this.add(m.name, () => m.status!());
   }
 
-  evaluate(): { ready: boolean; checks: Record<string, ModuleStatus> } {
+  evaluate(): ReadinessReport {
     const checks: Record<string, ModuleStatus> = {};
+    const warnings: string[] = [];
     let ready = true;
     for (const c of this.checks) {
       let s: ModuleStatus;
@@ -28,7 +32,8 @@ export class Readiness {
       }
       checks[c.name] = s;
       ready &&= s.ready;
+      if (s.warning) warnings.push(`${c.name}: ${s.warning}`);
     }
-    return { ready, checks };
+    return { ready, status: !ready ? 'not_ready' : warnings.length ? 'degraded' : 'ok', warnings, checks };
   }
 }

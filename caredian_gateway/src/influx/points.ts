@@ -1,10 +1,11 @@
 // Maps log records to InfluxDB points. Tag values are restricted at validation (no backslash,
 // newline or control characters), so the `influx` package's escaping is sufficient.
 import type { IPoint } from 'influx';
-import { isDecided, type StoredEvent } from '../events/types.js';
+import { isDecided, type StoredEvent } from '../domain/records.js';
+import { API_USAGE_MEASUREMENT, DEVICE_STATUS_MEASUREMENT, FALL_ALERTS_MEASUREMENT } from '../domain/measurements.js';
 
-export const DEVICE_STATUS_MEASUREMENT = 'device_status';
-export const API_USAGE_MEASUREMENT = 'api_usage';
+export { API_USAGE_MEASUREMENT, DEVICE_STATUS_MEASUREMENT };
+
 
 export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
   switch (r.kind) {
@@ -25,7 +26,7 @@ export function toPoint(r: StoredEvent, fallMeasurement: string): IPoint {
     }
     case 'alert':
       return {
-        measurement: 'fall_alerts',
+        measurement: FALL_ALERTS_MEASUREMENT,
         tags: { device_id: r.device_id, action: r.action },
         fields: { alert_id: r.alert_id, by: r.by ?? '', step: r.step ?? 0 },
         timestamp: r.ts_ns,

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import { writeFileAtomicAsync } from '../core/files.js';
 import type { EventStore } from '../events/event-store.js';
-import type { StoredEvent } from '../events/types.js';
+import type { StoredEvent } from '../domain/records.js';
 import { toPoint } from './points.js';
 
 export interface InfluxWriterOptions {
@@ -34,6 +34,7 @@ export class InfluxWriter implements GatewayModule {
   private written = 0;
   private deadLettered = 0;
   private dbChecked = false;
+  private offCommitted?: () => void;
   private readonly cursorPath: string;
   readonly deadLetterPath: string;
   private readonly batchMax: number;
@@ -56,13 +57,13 @@ export class InfluxWriter implements GatewayModule {
   async start(): Promise<void> {
     if (existsSync(this.cursorPath)) this.cursor = Number(readFileSync(this.cursorPath, 'utf8').trim()) || 0;
     this.running = true;
-    this.store.log.on('committed', this.onCommitted);
+    this.offCommitted = this.store.onCommitted(this.onCommitted);
     this.loopDone = this.loop();
   }
 
   async stop(): Promise<void> {
     this.running = false;
-    this.store.log.off('committed', this.onCommitted);
+    this.offCommitted?.();
     this.wake?.();
     await this.loopDone;
   }
@@ -71,7 +72,7 @@ export class InfluxWriter implements GatewayModule {
     return {
       ...this.state,
       cursor: this.cursor,
-      backlog: Math.max(0, this.store.log.lastCommittedSeq - this.cursor),
+      backlog: Math.max(0, this.store.lastCommittedSeq - this.cursor),
       written: this.written,
       dead_lettered: this.deadLettered,
     };
@@ -97,14 +98,14 @@ export class InfluxWriter implements GatewayModule {
           await this.sleep(this.backoff());
           continue;
         }
-        if (this.store.log.lastCommittedSeq <= this.cursor) {
+        if (this.store.lastCommittedSeq <= this.cursor) {
           if (!this.state.ready && this.failures === 0) this.state = { ready: true, detail: 'idle' };
           await this.sleep(30_000);
           continue;
         }
         // Let a batch gather unless there is already a full one waiting.
-        if (this.store.log.lastCommittedSeq - this.cursor < this.batchMax) await delay(this.batchWaitMs);
-        const batch = this.store.log.readAfter(this.cursor, this.batchMax);
+        if (this.store.lastCommittedSeq - this.cursor < this.batchMax) await delay(this.batchWaitMs);
+        const batch = this.store.readAfter(this.cursor, this.batchMax);
         if (batch.length === 0) continue;
         const outcome = await this.writeBatch(batch);
         if (outcome === 'retry') {
@@ -180,7 +181,7 @@ export class InfluxWriter implements GatewayModule {
         return 'ok';
       }
       this.state = { ready: false, detail: `InfluxDB write failed: ${text}` };
-      if (this.failures % 10 === 0) this.log.warn({ reason: text, backlog: this.store.log.lastCommittedSeq - this.cursor }, 'InfluxDB write failed; will retry');
+      if (this.failures % 10 === 0) this.log.warn({ reason: text, backlog: this.store.lastCommittedSeq - this.cursor }, 'InfluxDB write failed; will retry');
       return 'retry';
     }
   }

@@ -1,7 +1,7 @@
 // Usage totals per key (and optionally per upstream and per day), from the event log or InfluxDB.
 import { escape, type InfluxDB } from 'influx';
 import type { EventStore } from '../events/event-store.js';
-import { API_USAGE_MEASUREMENT } from '../influx/points.js';
+import { API_USAGE_MEASUREMENT } from '../domain/measurements.js';
 
 export interface UsageQuery {
   sinceMs?: number;
@@ -53,7 +53,7 @@ function report(rows: { key: string; upstream: string; day: string; requests: nu
 
 export function usageFromLog(store: EventStore, q: UsageQuery): UsageReport {
   const rows = [];
-  for (const r of store.log.scan()) {
+  for (const r of store.scan()) {
     if (r.kind !== 'usage') continue;
     const ms = Number(BigInt(r.ts_ns) / 1_000_000n);
     if ((q.sinceMs !== undefined && ms < q.sinceMs) || (q.untilMs !== undefined && ms >= q.untilMs)) continue;

@@ -31,14 +31,14 @@ const send = (auth?: string) =>
   fetch(`${h.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', ...(auth ? { Authorization: auth } : {}) }, body: JSON.stringify(event) });
 
 async function expectRejected(token: string, why: RegExp) {
-  const before = h.gw.store.log.lastCommittedSeq;
+  const before = h.gw.store.lastCommittedSeq;
   const r = await send(`Bearer ${token}`);
   expect(r.status).toBe(401);
   expect(r.headers.get('www-authenticate')).toMatch(/^Bearer realm="caredian", error="invalid_token"/);
   const b = (await r.json()) as { error: string; error_description: string };
   expect(b.error).toBe('invalid_token');
   expect(b.error_description).toMatch(why);
-  expect(h.gw.store.log.lastCommittedSeq).toBe(before);
+  expect(h.gw.store.lastCommittedSeq).toBe(before);
 }
 
 test('a genuine token is accepted', async () => {

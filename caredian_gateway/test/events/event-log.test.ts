@@ -2,7 +2,7 @@ import { appendFileSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { EventLog, BackpressureError } from '../../src/events/event-log.js';
 import { listSegments } from '../../src/events/segment-files.js';
-import type { StoredEvent } from '../../src/events/types.js';
+import type { StoredEvent } from '../../src/domain/records.js';
 import { tempDir } from '../support/harness.js';
 
 const rec = (i: number): StoredEvent => ({ kind: 'fall', device_id: `d${i % 3}`, location: 'home', event: 'fall', prob: 0.5, event_id: `e${i}`, source: 'sensor', ts_ns: String(1_700_000_000_000_000_000n + BigInt(i)), seq: 0, received_ms: 0 });

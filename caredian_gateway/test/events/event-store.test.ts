@@ -1,11 +1,11 @@
 import { EventLog } from '../../src/events/event-log.js';
 import { EventStore } from '../../src/events/event-store.js';
-import { EventBus } from '../../src/core/event-bus.js';
-import type { NewRecord } from '../../src/events/types.js';
+import { GatewayBus } from '../../src/domain/bus-events.js';
+import type { NewRecord } from '../../src/domain/records.js';
 import { tempDir } from '../support/harness.js';
 
 const open = async (dir: string) => {
-  const s = new EventStore(new EventLog({ dir, maxBytes: 1 << 26, segmentBytes: 1024 }), new EventBus(), dir);
+  const s = new EventStore(new EventLog({ dir, maxBytes: 1 << 26, segmentBytes: 1024 }), new GatewayBus(), dir);
   await s.open();
   return s;
 };
@@ -17,7 +17,7 @@ test('retries stay deduplicated and timestamps stay unique across restarts, even
   const first = await s.ingest(fall('boot1-1'), 'boot1-1');
   for (let i = 0; i < 30; i++) await s.ingest(fall(`filler-${i}`));
   // Everything written to InfluxDB: the old segments go away.
-  s.release(s.log.lastCommittedSeq);
+  s.release(s.lastCommittedSeq);
   await s.close();
 
   s = await open(dir);
@@ -52,12 +52,12 @@ test('a failed append does not leave the event id reserved', async () => {
       return super.append(items);
     }
   }
-  const s = new EventStore(new FailingOnce({ dir, maxBytes: 1 << 20 }), new EventBus(), dir);
+  const s = new EventStore(new FailingOnce({ dir, maxBytes: 1 << 20 }), new GatewayBus(), dir);
   await s.open();
   await expect(s.ingest(fall('b'), 'b')).rejects.toThrow(/disk full/);
   // The device retries the same event: it must be stored now, not answered as a duplicate.
   const retry = await s.ingest(fall('b'), 'b');
   expect(retry.duplicate).toBe(false);
-  expect(s.log.lastCommittedSeq).toBe(1);
+  expect(s.lastCommittedSeq).toBe(1);
   await s.close();
 });

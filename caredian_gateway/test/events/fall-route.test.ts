@@ -40,13 +40,13 @@ describe('POST /events/fall accepts', () => {
 
   test('a retry with the same event_id is acknowledged but stored once', async () => {
     const body = JSON.stringify({ device_id: 'esp32-07', event: 'fall', prob: 0.8, event_id: 'boot3-000017' });
-    const before = h.gw.store.log.lastCommittedSeq;
+    const before = h.gw.store.lastCommittedSeq;
     const results = await Promise.all([post(body), post(body), post(body)]);
     const bodies = (await Promise.all(results.map((r) => r.json()))) as { written: number; event_id: string; duplicate?: boolean }[];
     expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
     expect(bodies.map((b) => b.written).sort()).toEqual([0, 0, 1]);
     expect(new Set(bodies.map((b) => b.event_id))).toEqual(new Set(['boot3-000017']));
-    expect(h.gw.store.log.lastCommittedSeq).toBe(before + 1);
+    expect(h.gw.store.lastCommittedSeq).toBe(before + 1);
     const later = (await (await post(body)).json()) as { written: number; duplicate: boolean };
     expect(later).toMatchObject({ written: 0, duplicate: true });
     // The same event id from another device is a different event.
@@ -58,7 +58,7 @@ describe('POST /events/fall accepts', () => {
     expect(rs.every((r) => r.status === 200)).toBe(true);
     const list = await events('&device_id=burst');
     expect(list).toHaveLength(20);
-    const ns = [...h.gw.store.log.scan()].filter((r) => r.device_id === 'burst').map((r) => r.ts_ns);
+    const ns = [...h.gw.store.scan()].filter((r) => r.device_id === 'burst').map((r) => r.ts_ns);
     expect(new Set(ns).size).toBe(20);
   });
 });
@@ -102,22 +102,22 @@ describe.each([
     ['event_id too long', JSON.stringify({ ...ok, event_id: 'x'.repeat(65) }), 400, /event_id/],
   ];
   test.each(cases)('%s', async (_name, body, status, why) => {
-    const before = h.gw.store.log.lastCommittedSeq;
+    const before = h.gw.store.lastCommittedSeq;
     const r = await post(body);
     expect(r.status).toBe(status);
     const b = (await r.json()) as { ok: boolean; error: string; error_description: string };
     expect(b.ok).toBe(false);
     expect(b.error).toBe('invalid_request');
     expect(b.error_description).toMatch(why);
-    expect(h.gw.store.log.lastCommittedSeq).toBe(before);
+    expect(h.gw.store.lastCommittedSeq).toBe(before);
   });
 
   test('an oversized body: 413 with a JSON reason', async () => {
-    const before = h.gw.store.log.lastCommittedSeq;
+    const before = h.gw.store.lastCommittedSeq;
     const r = await post(JSON.stringify({ ...ok, pad: 'x'.repeat(100_000) }));
     expect(r.status).toBe(413);
     expect(((await r.json()) as { error: string }).error).toBe('payload_too_large');
-    expect(h.gw.store.log.lastCommittedSeq).toBe(before);
+    expect(h.gw.store.lastCommittedSeq).toBe(before);
   });
 
   test('a non-JSON content type: 415', async () => {
@@ -152,7 +152,7 @@ describe('backpressure', () => {
         }
       }
       expect(status).toBe(503);
-      expect(g.gw.store.log.lastCommittedSeq).toBe(n);
+      expect(g.gw.store.lastCommittedSeq).toBe(n);
       expect((await fetch(`${g.url}/ready`)).status).toBe(503);
     } finally {
       await g.close();

@@ -1,7 +1,9 @@
 // Escalation timing on a controlled clock, and open alerts (with their timers) surviving a restart.
-import { AlertService, type AlertSettings } from '../../src/ha/alerts.js';
+import { AlertService, type AlertSettings } from '../../src/alerting/alert-service.js';
 import { HaClient } from '../../src/ha/ha-client.js';
-import { EventBus } from '../../src/core/event-bus.js';
+import { HomeAssistantModule } from '../../src/ha/ha-module.js';
+import { testConfig } from '../support/harness.js';
+import { GatewayBus } from '../../src/domain/bus-events.js';
 import { EventLog } from '../../src/events/event-log.js';
 import { EventStore } from '../../src/events/event-store.js';
 import { DeviceRegistry } from '../../src/devices/registry.js';
@@ -10,9 +12,6 @@ import { HA_TOKEN, HaStandin } from '../support/ha-standin.js';
 import { LogSink, tempDir, waitFor } from '../support/harness.js';
 
 const settings: AlertSettings = {
-  notifyTargets: ['notify.mobile_app_daughter'],
-  persist: 'persistent_notification.create',
-  critical: true,
   cooldownSec: 300,
   escalateAfterSec: 300,
   escalationTiers: [['notify.mobile_app_neighbour'], ['notify.mobile_app_son', 'notify.mobile_app_nurse']],
@@ -21,20 +20,22 @@ const settings: AlertSettings = {
 
 async function setup(dir: string, ha: HaStandin, clock: { now: number }) {
   const log = createLogger({ level: 'warn', json: true }, new LogSink());
-  const bus = new EventBus(log);
+  const bus = new GatewayBus(log);
   const store = new EventStore(new EventLog({ dir: `${dir}/eventlog`, maxBytes: 1 << 24 }), bus, `${dir}/eventlog`);
   await store.open();
   const devices = new DeviceRegistry(dir, bus, log, 600_000);
   const client = new HaClient({ wsUrl: `${ha.url.replace('http', 'ws')}/api/websocket`, restBase: `${ha.url}/api`, token: HA_TOKEN }, log, { requestTimeoutMs: 5000 });
-  const alerts = new AlertService(dir, client, bus, store, devices, settings, log, () => clock.now);
+  const config = testConfig({ HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter' }, dir);
+  const haModule = new HomeAssistantModule(client, { config, log, bus, devices: () => devices.list() });
+  const alerts = new AlertService(dir, bus, store, [haModule.sink], settings, log, () => clock.now);
   await devices.start();
+  await haModule.start();
   await alerts.start();
-  await client.start();
   await waitFor(() => client.ready, 10_000, 'connected');
   const tick = () => (alerts as unknown as { tick(): void }).tick();
   const stop = async () => {
-    await client.stop();
     await alerts.stop();
+    await haModule.stop();
     await devices.stop();
     await store.close();
   };
@@ -74,7 +75,7 @@ test('nobody answers: tier after tier every ESCALATION_AFTER_SEC, up to the limi
     await new Promise((r) => setTimeout(r, 200));
     expect(notified(ha)).toHaveLength(6);
     expect(alerts.list()[0]).toMatchObject({ id: event.kind === 'fall' ? event.event_id : '', escalation_step: 3, state: 'open' });
-    const stored = [...store.log.scan()].filter((r) => r.kind === 'alert');
+    const stored = [...store.scan()].filter((r) => r.kind === 'alert');
     expect(stored.map((r) => r.kind === 'alert' && r.step)).toEqual([1, 2, 3]);
 
     // A second alert, acknowledged before its time: no escalation.

@@ -1,6 +1,7 @@
 import { ADMIN_TOKEN, startGateway, waitFor, type Harness } from '../support/harness.js';
 import { HA_TOKEN, HaStandin } from '../support/ha-standin.js';
 import { Slugs } from '../../src/ha/entity-ids.js';
+import { AlertService } from '../../src/alerting/alert-service.js';
 
 let ha: HaStandin;
 let h: Harness;
@@ -8,7 +9,7 @@ beforeAll(async () => {
   ha = new HaStandin();
   await ha.start();
   h = await startGateway({ HA_BASE_URL: ha.url, HA_TOKEN, HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter,notify.mobile_app_son', FALL_COOLDOWN_SEC: '300', LOCATION_DEFAULT: 'living_room' });
-  await waitFor(() => h.gw.alerts && (h.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state === 'connected', 10_000, 'connection to the stand-in');
+  await waitFor(() => h.gw.module(AlertService) && (h.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state === 'connected', 10_000, 'connection to the stand-in');
 });
 afterAll(async () => {
   await h.close();
@@ -64,9 +65,9 @@ test('a second fall inside the cooldown updates the open alert instead of notify
   const tagged = (id: string) => ha.serviceCalls.filter((c) => (c.service_data as { data?: { tag?: string } }).data?.tag === `caredian_${id}`).length;
   await waitFor(() => tagged(first.event_id) === 2 && ha.serviceCalls.some((c) => c.service_data.notification_id === `caredian_${first.event_id}`), 10_000, 'first alert, both phones and the persistent notification');
   const notifyCount = ha.serviceCalls.filter((c) => c.domain === 'notify').length;
-  const seqBefore = h.gw.store.log.lastCommittedSeq;
+  const seqBefore = h.gw.store.lastCommittedSeq;
   await fall('radar-2', { location: 'kitchen', prob: 0.99 });
-  expect(h.gw.store.log.lastCommittedSeq).toBe(seqBefore + 1);
+  expect(h.gw.store.lastCommittedSeq).toBe(seqBefore + 1);
   await waitFor(() => (ha.states.get('binary_sensor.caredian_radar_2_fall')?.attributes.falls as number) === 2, 5000, 'entity updated');
   expect(ha.states.get('binary_sensor.caredian_radar_2_fall')!.attributes).toMatchObject({ probability: 0.99, event_id: first.event_id });
   await new Promise((r) => setTimeout(r, 300));
@@ -81,7 +82,7 @@ test('acknowledge with the notification button: entity off with who and when, ev
   expect(ha.states.get('binary_sensor.caredian_watch_3_fall')!.attributes).toMatchObject({ acknowledged: true, acknowledged_by: 'user-grandson', acknowledged_at: expect.any(String) });
   await waitFor(() => ha.firedEvents.some((e) => e.event_type === 'caredian_fall_acknowledged' && e.event_data.event_id === event_id), 5000, 'ack event');
   await waitFor(() => ha.serviceCalls.some((c) => c.domain === 'persistent_notification' && c.service === 'dismiss' && c.service_data.notification_id === `caredian_${event_id}`), 5000, 'dismiss');
-  const stored = [...h.gw.store.log.scan()].find((r) => r.kind === 'alert' && r.alert_id === event_id);
+  const stored = [...h.gw.store.scan()].find((r) => r.kind === 'alert' && r.alert_id === event_id);
   expect(stored).toMatchObject({ action: 'acknowledged', by: 'user-grandson', device_id: 'watch-3' });
 });
 
@@ -114,7 +115,7 @@ test('a fall while Home Assistant is down is delivered when it is back', async (
   await waitFor(() => (h.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state !== 'connected', 10_000, 'disconnect noticed');
   const { event_id } = await fall('band-9', { location: 'garden' });
   await new Promise((r) => setTimeout(r, 300));
-  expect(h.gw.alerts!.status().outbox).toBeGreaterThanOrEqual(3);
+  expect(h.gw.module(AlertService)!.status().outbox).toBeGreaterThanOrEqual(3);
   await ha.start();
   await waitFor(() => ha.firedEvents.some((e) => e.event_type === 'caredian_fall' && e.event_data.event_id === event_id), 30_000, 'delivery after the outage');
   await waitFor(() => ha.serviceCalls.filter((c) => (c.service_data as { data?: { tag?: string } }).data?.tag === `caredian_${event_id}`).length === 2, 10_000, 'notifications after the outage');
@@ -130,9 +131,9 @@ test('an unknown notify service is logged with the reason and retried; other tar
     const t = await g.token('events:fall:ingest');
     await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: 'x1', event: 'fall', prob: 0.8 }) });
     await waitFor(() => ha2.serviceCalls.some((c) => c.service === 'mobile_app_here'), 10_000, 'the working target');
-    await waitFor(() => g.logs.text.includes('Home Assistant call failed; will retry'), 5000, 'the failure log line');
+    await waitFor(() => g.logs.text.includes('alert delivery failed; will retry'), 5000, 'the failure log line');
     expect(g.logs.text).toMatch(/Service notify\.mobile_app_gone not found/);
-    expect(g.gw.alerts!.status().outbox).toBe(1);
+    expect(g.gw.module(AlertService)!.status().outbox).toBe(1);
   } finally {
     await g.close();
     await ha2.stop();
@@ -185,7 +186,7 @@ test('model_only: a fall the device reports is stored but opens no alert', async
     await fetch(`${g.url}/devices/heartbeat`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${hb}` }, body: JSON.stringify({ device_id: 'only-sensor', battery: 50 }) });
     await waitFor(() => ha.states.has('sensor.caredian_only_sensor_battery'), 10_000, 'battery entity');
     expect(ha.firedEvents.some((e) => (e.event_data as { event_id?: string }).event_id === event_id)).toBe(false);
-    expect(g.gw.alerts!.list().some((a) => a.id === event_id)).toBe(false);
+    expect(g.gw.module(AlertService)!.list().some((a) => a.id === event_id)).toBe(false);
   } finally {
     await g.close();
   }

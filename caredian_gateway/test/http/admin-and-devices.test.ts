@@ -1,6 +1,7 @@
 import { ADMIN_TOKEN, startGateway, type Harness } from '../support/harness.js';
 import { adminAuth } from '../../src/admin/admin-auth.js';
-import type { DeviceState } from '../../src/devices/registry.js';
+import type { DeviceState } from '../../src/domain/devices.js';
+import { DeviceRegistry } from '../../src/devices/registry.js';
 
 let h: Harness;
 beforeAll(async () => {
@@ -67,7 +68,7 @@ describe('devices', () => {
     const list = ((await (await admin('/api/devices')).json()) as { devices: DeviceState[] }).devices;
     expect(list.find((d) => d.device_id === 'watch-7')).toMatchObject({ online: true, battery: 54.5, rssi: -61, fw: '2.0.1', uptime_s: 3600, client_id: 'esp32-01', first_seen: expect.any(String), last_seen: expect.any(String) });
     expect(events).toEqual([['online', expect.objectContaining({ device_id: 'watch-7' })]]);
-    h.gw.devices.sweep(Date.now() + 61_000);
+    h.gw.module(DeviceRegistry)!.sweep(Date.now() + 61_000);
     expect(events.at(-1)).toEqual(['offline', expect.objectContaining({ device_id: 'watch-7', online: false })]);
     await heartbeat({ device_id: 'watch-7' });
     expect(events.at(-1)).toEqual(['online', expect.objectContaining({ device_id: 'watch-7', online: true })]);
@@ -91,11 +92,11 @@ describe('devices', () => {
     ['oversized', { device_id: 'x', pad: 'y'.repeat(10_000) }, 413],
   ];
   test.each(bad)('heartbeat rejects %s and stores nothing', async (_n, body, status) => {
-    const before = h.gw.store.log.lastCommittedSeq;
+    const before = h.gw.store.lastCommittedSeq;
     const r = await heartbeat(body);
     expect(r.status).toBe(status);
     expect(((await r.json()) as { ok: boolean }).ok).toBe(false);
-    expect(h.gw.store.log.lastCommittedSeq).toBe(before);
+    expect(h.gw.store.lastCommittedSeq).toBe(before);
   });
 
   test('heartbeat needs devices:write', async () => {

@@ -58,7 +58,7 @@ test('sensor_and_model: a device report plus the model within the window make on
       falls.push(...((await x.json()) as ImuReply).falls);
     }
     expect(falls.map((f) => f.source)).toEqual(['both']);
-    const stored = [...g.gw.store.log.scan()].filter((e) => e.kind === 'fall' && e.device_id === 'pair');
+    const stored = [...g.gw.store.scan()].filter((e) => e.kind === 'fall' && e.device_id === 'pair');
     expect(stored.map((e) => e.kind === 'fall' && [e.event_id === sensor.event_id ? 'sensor-report' : 'decision', e.source, e.decided])).toEqual([['sensor-report', 'sensor', false], ['decision', 'both', true]]);
   } finally {
     await g.close();
@@ -70,7 +70,7 @@ test('model_only: a device report is stored but not decided', async () => {
   try {
     const tok = await g.token('events:fall:ingest');
     await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'm', event: 'fall', prob: 0.99 }) });
-    const stored = [...g.gw.store.log.scan()].filter((e) => e.kind === 'fall');
+    const stored = [...g.gw.store.scan()].filter((e) => e.kind === 'fall');
     expect(stored.map((e) => e.kind === 'fall' && [e.source, e.decided])).toEqual([['sensor', false]]);
   } finally {
     await g.close();
@@ -85,7 +85,7 @@ test('FALL_INFERENCE_ENABLED=false: /events/imu answers 503 with the reason, dev
     expect(r.status).toBe(503);
     expect(await r.json()).toMatchObject({ ok: false, error: 'inference_unavailable', error_description: expect.stringMatching(/disabled/) });
     await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'off', event: 'fall', prob: 0.9 }) });
-    const stored = [...g.gw.store.log.scan()].filter((e) => e.kind === 'fall');
+    const stored = [...g.gw.store.scan()].filter((e) => e.kind === 'fall');
     expect(stored.map((e) => e.kind === 'fall' && [e.source, e.decided])).toEqual([['sensor', true]]);
     const ready = (await (await fetch(`${g.url}/ready`)).json()) as { checks: Record<string, { detail: string; mode: string }> };
     expect(ready.checks.model).toMatchObject({ detail: 'disabled', mode: 'sensor_only' });
@@ -123,12 +123,12 @@ describe.each([
     ['location with a quote', { ...ok, location: 'x"y' }, 400, /location/],
   ];
   test.each(cases)('%s', async (_name, body, status, reason) => {
-    const streamsBefore = h.gw.store.log.lastCommittedSeq;
+    const streamsBefore = h.gw.store.lastCommittedSeq;
     const r = await post(body, via);
     expect(r.status).toBe(status);
     expect(r.body.ok).toBe(false);
     expect(`${r.body.error} ${r.body.error_description}`).toMatch(reason);
-    expect(h.gw.store.log.lastCommittedSeq).toBe(streamsBefore);
+    expect(h.gw.store.lastCommittedSeq).toBe(streamsBefore);
     // Nothing was fed: the device's first valid chunk is accepted in full.
     expect((await post(ok, via)).body.accepted).toBe(2);
     await post({ ...ok, t0: ok.t0 + 100 }, via); // move on, so the next case starts from a clean gap
@@ -201,7 +201,7 @@ test('a model file that does not match its metadata is not used: /ready says why
     const r = await fetch(`${g.url}/events/imu`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'x', rate_hz: 50, acc: [[0, 1, 0]] }) });
     expect(r.status).toBe(503);
     await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${tok}` }, body: JSON.stringify({ device_id: 'x', event: 'fall', prob: 0.9 }) });
-    expect([...g.gw.store.log.scan()].map((e) => e.kind === 'fall' && e.decided)).toEqual([true]);
+    expect([...g.gw.store.scan()].map((e) => e.kind === 'fall' && e.decided)).toEqual([true]);
   } finally {
     await g.close();
   }

@@ -2,6 +2,7 @@
 import { Influxd } from '../../src/devtools/influxd.js';
 import { startGateway, waitFor } from '../support/harness.js';
 import { storedEventIds } from '../support/influx-query.js';
+import { InfluxModule } from '../../src/influx/influx-module.js';
 
 
 test('stop InfluxDB under load, keep posting, start it again: everything acknowledged arrives once', async () => {
@@ -25,13 +26,13 @@ test('stop InfluxDB under load, keep posting, start it again: everything acknowl
     const atStop = acked.length;
     await waitFor(() => acked.length >= atStop + 500, 20_000, 'events accepted during the outage');
     await waitFor(async () => (await fetch(`${h.url}/ready`)).status === 503, 20_000, '/ready to report the outage');
-    expect(h.gw.writer!.status().ready).toBe(false);
+    expect(h.gw.module(InfluxModule)!.writer!.status().ready).toBe(false);
     await influxd.start();
     await waitFor(() => acked.length >= atStop + 800, 20_000, 'events after the outage');
     stop = true;
     await Promise.all(loops);
     expect([...statuses.keys()]).toEqual([200]);
-    await waitFor(() => h.gw.writer!.status().backlog === 0, 60_000, 'the backlog to drain');
+    await waitFor(() => h.gw.module(InfluxModule)!.writer!.status().backlog === 0, 60_000, 'the backlog to drain');
     const stored = await storedEventIds('outage', 'fall_events', influxd.url);
     expect(acked.filter((id) => !stored.has(id))).toEqual([]);
     expect([...stored.values()].every((n) => n === 1)).toBe(true);

@@ -4,6 +4,7 @@ import { createServer, request } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { influxUrl, startGateway, waitFor } from '../support/harness.js';
 import { storedEventIds, uniqueDb } from '../support/influx-query.js';
+import { InfluxModule } from '../../src/influx/influx-module.js';
 
 test('writes answered 503 are retried until InfluxDB answers, then stored once', async () => {
   const target = new URL(influxUrl());
@@ -31,14 +32,14 @@ test('writes answered 503 are retried until InfluxDB answers, then stored once',
     const rs = await Promise.all(ids.map((event_id) => fetch(`${h.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: 'p', event: 'fall', prob: 0.6, event_id }) })));
     expect(rs.every((r) => r.status === 200)).toBe(true);
     await waitFor(() => refused >= 3, 20_000, 'several refused writes');
-    expect(h.gw.writer!.status()).toMatchObject({ ready: false, backlog: 50 });
+    expect(h.gw.module(InfluxModule)!.writer!.status()).toMatchObject({ ready: false, backlog: 50 });
     expect((await fetch(`${h.url}/ready`)).status).toBe(503);
     failWrites = false;
-    await waitFor(() => h.gw.writer!.status().backlog === 0, 40_000, 'delivery after the errors stop');
+    await waitFor(() => h.gw.module(InfluxModule)!.writer!.status().backlog === 0, 40_000, 'delivery after the errors stop');
     const stored = await storedEventIds(db);
     expect([...stored.keys()].sort()).toEqual([...ids].sort());
     expect([...stored.values()].every((n) => n === 1)).toBe(true);
-    expect(h.gw.writer!.status().dead_lettered).toBe(0);
+    expect(h.gw.module(InfluxModule)!.writer!.status().dead_lettered).toBe(0);
   } finally {
     await h.close();
     proxy.close();

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { startGateway, influxUrl, waitFor, type Harness } from '../support/harness.js';
 import { influxQuery, influxWrite, storedEventIds, uniqueDb } from '../support/influx-query.js';
+import { InfluxModule } from '../../src/influx/influx-module.js';
 
 const ADMIN = { Authorization: 'Bearer test-admin-token-0123456789' };
 
@@ -34,7 +35,7 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
       const listed = (await (await fetch(`${h.adminUrl}/api/events?device_id=esp32-01&limit=5`, { headers: ADMIN })).json()) as { source: string; events: unknown[] };
       expect(listed.source).toBe('influxdb');
       expect(listed.events).toHaveLength(5);
-      expect(h.gw.writer!.status()).toMatchObject({ ready: true, backlog: 0 });
+      expect(h.gw.module(InfluxModule)!.writer!.status()).toMatchObject({ ready: true, backlog: 0 });
     } finally {
       await h.close();
     }
@@ -70,13 +71,13 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
       ]);
       expect(rs.flat().every((r) => r.status === 200)).toBe(true);
       await waitFor(async () => (await storedEventIds(db)).size === 40, 20_000, 'falls stored');
-      await waitFor(() => h.gw.writer!.status().dead_lettered === 1, 20_000, 'a dead letter');
+      await waitFor(() => h.gw.module(InfluxModule)!.writer!.status().dead_lettered === 1, 20_000, 'a dead letter');
       const rssi = await waitFor(async () => {
         const s = await influxQuery(db, `SELECT "rssi" FROM "device_status" WHERE "device_id" = 'd2'`);
         return s.length ? s : undefined;
       }, 20_000, 'the good heartbeat');
       expect(rssi[0]!.values[0]![1]).toBe(-70);
-      const dl = readFileSync(h.gw.writer!.deadLetterPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; record: { device_id: string; battery: number } });
+      const dl = readFileSync(h.gw.module(InfluxModule)!.writer!.deadLetterPath, 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { reason: string; record: { device_id: string; battery: number } });
       expect(dl).toHaveLength(1);
       expect(dl[0]!.record).toMatchObject({ device_id: 'd1', battery: 80 });
       expect(dl[0]!.reason).toMatch(/field type conflict/);
@@ -114,11 +115,11 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
     try {
       const store = h.gw.store;
       // Force small segments so the test sees a release.
-      (store.log as unknown as { segmentBytes: number }).segmentBytes = 4096;
+      (store as unknown as { log: { segmentBytes: number } }).log.segmentBytes = 4096;
       const bodies = Array.from({ length: 200 }, (_, i) => ({ device_id: 'r1', event: 'walk', prob: 0.1, event_id: `r-${i}` }));
       for (let i = 0; i < bodies.length; i += 20) await postAll(h, '/events/fall', 'events:fall:ingest', bodies.slice(i, i + 20));
       await waitFor(async () => (await storedEventIds(db)).size === 200, 20_000, 'all written');
-      await waitFor(() => store.log.sizeBytes < 8192, 10_000, 'segments released');
+      await waitFor(() => store.sizeBytes < 8192, 10_000, 'segments released');
       expect(existsSync(`${h.config.data_dir}/eventlog/state.json`)).toBe(true);
     } finally {
       await h.close();

@@ -21,9 +21,16 @@
     const dl = $('status');
     dl.replaceChildren();
     const add = (k, v, ok) => { const dt = document.createElement('dt'); dt.textContent = k; const dd = document.createElement('dd'); dd.textContent = v; if (ok !== undefined) dd.className = ok ? 'ok' : 'bad'; dl.append(dt, dd); };
-    add('Ready', s.ready ? 'yes' : 'no', s.ready);
+    add('Ready', s.status === 'degraded' ? 'yes, with warnings' : s.ready ? 'yes' : 'no', s.status === 'degraded' ? undefined : s.ready);
+    if (s.status === 'degraded') dl.lastElementChild.className = 'warn';
     add('Uptime', Math.round(s.uptime_s) + ' s');
-    for (const [name, c] of Object.entries(s.checks || {})) add(name, c.detail || (c.ready ? 'ok' : 'not ready'), c.ready);
+    for (const [name, c] of Object.entries(s.checks || {})) {
+      add(name, c.warning || c.detail || (c.ready ? 'ok' : 'not ready'), c.warning ? undefined : c.ready);
+      if (c.warning) dl.lastElementChild.className = 'warn';
+    }
+    const w = $('warnings');
+    w.replaceChildren(...(s.warnings || []).map((text) => { const li = document.createElement('li'); li.textContent = text.replace(/^[a-z_]+: /, ''); return li; }));
+    w.hidden = !(s.warnings || []).length;
   }
   async function refresh() {
     try {

@@ -1,7 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from './files.js';
+import type { Config } from '../config/schema.js';
+import { writeFileAtomic } from '../core/files.js';
+import type { Logger } from '../core/logger.js';
 
 /** Standalone without ADMIN_TOKEN: a random token generated once into DATA_DIR/admin-token (0600). */
 export function ensureAdminToken(dataDir: string): { token: string; path: string; created: boolean } {
@@ -10,4 +12,12 @@ export function ensureAdminToken(dataDir: string): { token: string; path: string
   const token = randomBytes(32).toString('base64url');
   writeFileAtomic(path, `${token}\n`, 0o600);
   return { token, path, created: true };
+}
+
+/** The admin listener's token: ADMIN_TOKEN, or in standalone mode the generated one (ingress needs none). */
+export function adminToken(c: Config, log: Logger): string | undefined {
+  if (c.admin_token || c.mode !== 'standalone') return c.admin_token;
+  const t = ensureAdminToken(c.data_dir);
+  log.info({ file: t.path }, t.created ? 'generated an admin token for the admin listener; it is in this file' : 'admin token read from file');
+  return t.token;
 }

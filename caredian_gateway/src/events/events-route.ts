@@ -1,13 +1,12 @@
-// GET /api/events and GET /api/devices on the admin listener.
+// GET /api/events on the admin listener.
 import { Router } from 'express';
 import { z } from 'zod';
 import type { InfluxDB } from 'influx';
 import type { Logger } from '../core/logger.js';
-import type { DeviceRegistry } from '../devices/registry.js';
-import type { EventStore } from '../events/event-store.js';
-import { queryInflux, queryLog } from '../events/event-query.js';
-import { safeName } from '../events/schemas.js';
-import { sendError, sendValidationError } from '../http/errors.js';
+import { sendValidationError } from '../http/errors.js';
+import type { EventStore } from './event-store.js';
+import { queryInflux, queryLog } from './event-query.js';
+import { safeName } from './schemas.js';
 
 const since = z.union([
   z.string().regex(/^\d+(\.\d+)?$/).transform((s) => Number(s) * 1000),
@@ -19,17 +18,8 @@ const EventsQuerySchema = z.object({
   limit: z.string().regex(/^\d{1,4}$/, { error: 'must be a whole number 1-1000' }).transform(Number).pipe(z.number().min(1).max(1000)).optional(),
 });
 
-export function dataRouter(d: { store: EventStore; devices: DeviceRegistry; influx?: InfluxDB; measurement: string; log: Logger; rotateSigningKey?: () => Promise<string> }): Router {
+export function eventsRouter(d: { store: EventStore; influx?: InfluxDB; measurement: string; log: Logger }): Router {
   const r = Router();
-  r.post('/signing-keys/rotate', async (_req, res) => {
-    if (!d.rotateSigningKey) return sendError(res, 409, 'not_managed', 'signing keys come from JWT_PRIVATE_PEM_PATH and are managed outside the gateway');
-    const kid = await d.rotateSigningKey();
-    d.log.info({ kid, by: res.locals.adminUser }, 'signing key rotated');
-    res.json({ ok: true, kid });
-  });
-  r.get('/devices', (_req, res) => {
-    res.json({ devices: d.devices.list() });
-  });
   r.get('/events', async (req, res) => {
     const p = EventsQuerySchema.safeParse(req.query);
     if (!p.success) return sendValidationError(res, p.error);

@@ -1,9 +1,7 @@
 // A device endpoint defined once, independent of the HTTP framework: auth scope, body limit and a
 // handler from parsed JSON to a result. Served by the fast path and by Express alike.
-import type { z } from 'zod';
 import type { AuthInfo } from '../auth/bearer.js';
 import type { Scope } from '../config/schema.js';
-import { zodProblems } from './errors.js';
 
 export interface EndpointResult {
   status: number;
@@ -21,9 +19,4 @@ export interface Endpoint {
 
 export function errorResult(status: number, error: string, description: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): EndpointResult {
   return { status, body: { ok: false, error, error_description: description, ...extra }, headers };
-}
-
-export function validationResult(err: z.ZodError): EndpointResult {
-  const problems = zodProblems(err);
-  return errorResult(400, 'invalid_request', problems.join('; '), { problems });
 }

@@ -2,7 +2,7 @@ import { Router } from 'express';
 import { authInfo, requireScope } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { Endpoint } from './endpoint.js';
-import { jsonBody } from './json-body.js';
+import { jsonBody } from '../http/json-body.js';
 
 /** Serves endpoints through Express (requests the fast path leaves alone, e.g. with CORS). */
 export function endpointRouter(endpoints: Endpoint[], tokens: TokenService): Router {

@@ -8,7 +8,7 @@ import type { Logger } from '../core/logger.js';
 import { checkBearer, isAuthFailure } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
-import { readBodyLimited } from './read-body.js';
+import { readBodyLimited } from '../http/read-body.js';
 
 const REQ_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=("?)utf-8\2\s*)?$/i;

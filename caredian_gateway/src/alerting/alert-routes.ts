@@ -1,0 +1,36 @@
+// GET /api/falls, GET /api/falls/<id> and POST /api/falls/<id>/ack on the admin listener.
+import { Router } from 'express';
+import { sendError } from '../http/errors.js';
+import type { AlertView } from '../domain/alerts.js';
+
+export interface AlertActions {
+  list(): AlertView[];
+  get(id: string): AlertView | undefined;
+  acknowledge(id: string, by: string): Promise<AlertView | undefined>;
+}
+
+interface AdminUserLike {
+  name?: string;
+  displayName?: string;
+  via?: string;
+}
+
+export function alertRouter(alerts: AlertActions): Router {
+  const r = Router();
+  r.get('/falls', (_req, res) => {
+    res.json({ falls: alerts.list() });
+  });
+  r.get('/falls/:id', (req, res) => {
+    const a = alerts.get(req.params.id);
+    if (!a) return sendError(res, 404, 'not_found', 'no alert with that id');
+    res.json({ alert: a });
+  });
+  r.post('/falls/:id/ack', async (req, res) => {
+    const u = res.locals.adminUser as AdminUserLike | undefined;
+    const by = u?.displayName ?? u?.name ?? (u?.via === 'token' ? 'admin' : 'admin (ingress)');
+    const a = await alerts.acknowledge(req.params.id, by);
+    if (!a) return sendError(res, 404, 'not_found', 'no alert with that id');
+    res.json({ ok: true, alert: a });
+  });
+  return r;
+}

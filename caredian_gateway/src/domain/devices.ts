@@ -1,0 +1,14 @@
+// What the gateway knows about one device, as the registry publishes it.
+export interface DeviceState {
+  device_id: string;
+  client_id?: string;
+  first_seen: string;
+  last_seen: string;
+  online: boolean;
+  location?: string;
+  battery?: number;
+  rssi?: number;
+  fw?: string;
+  uptime_s?: number;
+  last_event?: string;
+}
