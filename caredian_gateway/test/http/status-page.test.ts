@@ -39,6 +39,12 @@ test('renders status, devices and events under /api/hassio_ingress/<token>/ with
     const events = await page.textContent('#events tbody');
     expect(events).toContain('bathroom');
     expect(events).toContain('0.97');
+    // Without Home Assistant the fall is still listed, and the page says plainly that nobody is alerted.
+    expect(await page.textContent('#falls tbody')).toContain('band-3');
+    expect(await page.isVisible('#warnings')).toBe(true);
+    expect(await page.textContent('#warnings')).toMatch(/falls are stored but nobody is alerted/);
+    const alertsRow = page.locator('#status dt', { hasText: /^alerts$/ }).locator('xpath=following-sibling::dd[1]');
+    expect(await alertsRow.getAttribute('class')).toBe('warn');
     // Every request stayed under the ingress prefix.
     expect(requested.length).toBeGreaterThanOrEqual(5);
     for (const p of requested) expect(p.startsWith(`${INGRESS_PREFIX}/`)).toBe(true);
