@@ -3,7 +3,7 @@
 import { mkdirSync } from 'node:fs';
 import type { Config } from './config/schema.js';
 import type { Logger } from './core/logger.js';
-import { notConfigured, type GatewayModule } from './core/module.js';
+import type { GatewayModule } from './core/module.js';
 import { VERSION } from './core/version.js';
 import { GatewayBus } from './domain/bus-events.js';
 import { StorageModule } from './events/storage-module.js';
@@ -11,13 +11,20 @@ import { AuthModule } from './auth/auth-module.js';
 import type { TokenRouteOptions } from './auth/token-route.js';
 import { DeviceRegistry } from './devices/registry.js';
 import { FallInferenceModule } from './inference/inference-module.js';
+import { StillnessWatcher } from './inference/stillness.js';
 import { createInfluxClient } from './influx/client.js';
 import { InfluxModule } from './influx/influx-module.js';
 import { IngestCore } from './ingest/ingest-core.js';
 import { DeviceApiModule } from './device-api/device-api-module.js';
-import { HomeAssistantModule } from './ha/ha-module.js';
+import { AlertCancelModule } from './device-api/alert-cancel.js';
+import { DeviceOwnership } from './ingest/device-ownership.js';
+import { HomeAssistantModule, homeAssistantAbsent } from './ha/ha-module.js';
 import { webhookSinks } from './webhooks/webhook-sinks.js';
+import { MqttModule } from './mqtt/mqtt-module.js';
+import { HaDiscoveryModule } from './ha-discovery/discovery-module.js';
 import { AlertService } from './alerting/alert-service.js';
+import type { AlertView } from './domain/alerts.js';
+import { describeDevice } from './domain/people.js';
 import { ProxyModule } from './proxy/proxy-module.js';
 import { createAdminApp } from './admin/admin-app.js';
 import { adminToken } from './admin/admin-token.js';
@@ -40,23 +47,33 @@ export class Gateway {
     const storage = new StorageModule(c, bus, log, influx);
     const auth = await AuthModule.create(c, log, o.tokenRoute);
     const devices = new DeviceRegistry(c.data_dir, bus, log.child({ module: 'devices' }), c.device_offline_after_sec * 1000);
-    const inference = new FallInferenceModule(c, log.child({ module: 'inference' }));
-    const ingest = new IngestCore({ store: storage.store, inference, locationDefault: c.location_default, log });
-    const ha = HomeAssistantModule.fromConfig({ config: c, log, bus, devices: () => devices.list() });
-    const sinks = [...(ha ? [ha.sink] : []), ...webhookSinks(c)];
+    const inference = new FallInferenceModule(c, log.child({ module: 'inference' }), bus);
+    const stillness = new StillnessWatcher(bus, { stillAfterSec: c.still_after_fall_sec }, log.child({ module: 'stillness' }));
+    const ingest = new IngestCore({ store: storage.store, inference, known: devices, settings: IngestCore.settings(c), log, alertFor: (id, device) => alerts.briefFor(id, device), motion: stillness });
+    const ownership = new DeviceOwnership(c.cc_clients);
+    const mqtt = new MqttModule(c, log.child({ module: 'mqtt' }));
+    const ha = HomeAssistantModule.fromConfig({ config: c, log, bus, devices: () => devices.list(), mqttDiscovery: () => mqtt.configured });
+    const holder: { gw?: Gateway } = {};
+    const discovery: HaDiscoveryModule = new HaDiscoveryModule({ mqtt, bus, log: log.child({ module: 'ha_discovery' }), prefix: c.mqtt_discovery_prefix, base: c.mqtt_base_topic, devices: () => devices.list(), alerts: (): AlertView[] => alerts.list(), gatewayState: () => holder.gw!.readiness.evaluate(), describe: (id) => describeDevice(c.devices, id) });
+    const sinks = [...(ha ? [ha.sink] : []), ...webhookSinks(c), discovery.sink];
     const alerts = new AlertService(c.data_dir, bus, storage.store, sinks, AlertService.settings(c), log.child({ module: 'alerts' }));
     const modules: GatewayModule[] = [
       storage,
       new InfluxModule(c, storage.store, storage.dir, log, influx),
       auth,
       inference,
-      ha ?? notConfigured('home_assistant'),
+      stillness,
+      mqtt,
+      ha ?? homeAssistantAbsent(c),
+      discovery,
       alerts,
       devices,
+      ingest,
       new DeviceApiModule(ingest, auth.tokens, log),
+      new AlertCancelModule({ tokens: auth.tokens, alerts, owns: (client, device) => ownership.allows(client, device) }),
       new ProxyModule(c, storage.store, log, influx),
     ];
-    return new Gateway(c, log, bus, modules);
+    return (holder.gw = new Gateway(c, log, bus, modules));
   }
 
   private constructor(
@@ -72,8 +89,8 @@ export class Gateway {
   }
 
   /** A module by its class, for tests and tools (`gw.module(AlertService)`). */
-  module<T extends GatewayModule>(type: abstract new (...args: never[]) => T): T | undefined {
-    return this.modules.find((m): m is T => m instanceof type);
+  module<T extends GatewayModule>(type: { prototype: T }): T | undefined {
+    return this.modules.find((m): m is T => Object.prototype.isPrototypeOf.call(type.prototype, m));
   }
 
   get store() {

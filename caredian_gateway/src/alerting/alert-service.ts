@@ -4,12 +4,13 @@
 // is away is delivered when it is back, and open alerts (with their escalation timers) survive a
 // restart. Records stored after the last save are replayed at start: a fall acknowledged to its
 // device just before a crash still alerts.
+import { randomUUID } from 'node:crypto';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import type { AlertNotice, AlertView } from '../domain/alerts.js';
 import type { GatewayBus } from '../domain/bus-events.js';
-import { isDecided, type FallRecord, type StoredEvent } from '../domain/records.js';
+import { isDecided, type AlertRecord, type FallRecord, type StoredEvent } from '../domain/records.js';
 import type { EventStore } from '../events/event-store.js';
 import { AlertFile, type Alert, type Outgoing } from './alert-store.js';
 import { PermanentDeliveryError, type AlertSink } from './sink.js';
@@ -21,6 +22,8 @@ export interface AlertSettings {
   /** Notify targets per escalation step (step 1 uses the first tier; later steps the last). */
   escalationTiers: string[][];
   escalationMaxSteps: number;
+  /** Seconds the wearer has to cancel a fall ("I'm OK") before caregivers are alerted; 0: at once. */
+  confirmWindowSec: number;
 }
 
 const KEEP_CLOSED_MS = 7 * 86400_000;
@@ -38,6 +41,8 @@ export class AlertService implements GatewayModule {
   private drainAgain = false;
   private unsubs: (() => void)[] = [];
   private readonly sinksByName: Map<string, AlertSink>;
+  /** Whether the last save reached the disk (false on a full disk). */
+  private saved = true;
 
   /** The alerting options of the configuration. */
   static settings(c: Config): AlertSettings {
@@ -46,6 +51,7 @@ export class AlertService implements GatewayModule {
       escalateAfterSec: c.escalation_after_sec,
       escalationTiers: c.escalation_targets.map((t) => t.split(',').map((x) => x.trim()).filter(Boolean)),
       escalationMaxSteps: c.escalation_max_steps,
+      confirmWindowSec: c.confirm_window_sec,
     };
   }
 
@@ -69,6 +75,10 @@ export class AlertService implements GatewayModule {
     this.replay();
     this.unsubs.push(this.bus.on('event.stored', (e) => this.onStored(e)));
     this.unsubs.push(this.bus.on('alert.ack_request', ({ id, by }) => void this.acknowledge(id, by)));
+    this.unsubs.push(this.bus.on('alert.test_request', ({ by }) => void this.raiseTest(by)));
+    this.unsubs.push(this.bus.on('alert.cancel_request', ({ id, by }) => void this.cancel(id, by)));
+    this.unsubs.push(this.bus.on('motion.still', ({ device_id }) => this.onStill(device_id)));
+    this.unsubs.push(this.bus.on('motion.moving', ({ device_id }) => this.onMoving(device_id)));
     for (const a of this.alerts.values()) this.bus.emit('alert.changed', view(a));
     for (const k of this.sinks) k.onAvailable?.(() => void this.drain());
     this.timer = setInterval(() => this.tick(), 1000);
@@ -88,13 +98,16 @@ export class AlertService implements GatewayModule {
     const owed = all.reduce((n, a) => n + a.outbox.length, 0);
     const failed = all.flatMap((a) => (a.failed ?? []).map((f) => ({ alert: a.id, ...f })));
     const sinks = Object.fromEntries(this.sinks.map((k) => [k.name, k.status()]));
-    const counts = `${open} open alerts, ${owed} deliveries waiting${failed.length ? `, ${failed.length} failed` : ''}`;
-    const base = { ready: true, open, outbox: owed, failed, sinks };
-    if (!this.sinks.length) return { ...base, warning: 'falls are stored but nobody is alerted: no alert sink is configured (Home Assistant or alert_webhooks)', detail: `nobody is alerted; ${counts}` };
-    if (!this.sinks.some((k) => k.status().reachable)) {
-      const why = this.sinks.map((k) => `${k.name}: ${k.status().detail}`).join('; ');
+    const pending = all.filter((a) => a.state === 'pending').length;
+    const counts = `${open} open alerts, ${pending ? `${pending} pending (the wearer's window), ` : ''}${owed} deliveries waiting${failed.length ? `, ${failed.length} failed` : ''}`;
+    const base = { ready: true, open, pending, outbox: owed, failed, sinks, ...(this.saved ? {} : { saved: false }) };
+    const people = this.sinks.filter((k) => k.reachesPeople !== false);
+    if (!people.length) return { ...base, warning: 'falls are stored but nobody is alerted: no alert sink is configured (Home Assistant or alert_webhooks)', detail: `nobody is alerted; ${counts}` };
+    if (!people.some((k) => k.status().reachable)) {
+      const why = people.map((k) => `${k.name}: ${k.status().detail}`).join('; ');
       return { ...base, warning: `falls are stored but nobody is alerted: no alert sink is reachable (${why})`, detail: `nobody is reachable; ${counts}` };
     }
+    if (!this.saved) return { ...base, warning: 'disk full: alerts are delivered but not saved; a restart now would lose their state', detail: counts };
     if (failed.length) return { ...base, warning: `${failed.length} alert deliveries failed for good (see failed)`, detail: counts };
     return { ...base, detail: counts };
   }
@@ -112,20 +125,44 @@ export class AlertService implements GatewayModule {
     return a && view(a);
   }
 
+  /** What a device is told of the alert its fall opened or joined (a repeat inside the cooldown joins the active one). */
+  briefFor(eventId: string, deviceId: string): { id: string; state: string; cancel_before?: string } | undefined {
+    const a = this.alerts.get(eventId) ?? this.activeFall(deviceId);
+    if (!a) return undefined;
+    return { id: a.id, state: a.state, ...(a.state === 'pending' && a.pending_until_ms !== undefined ? { cancel_before: new Date(a.pending_until_ms).toISOString() } : {}) };
+  }
+
   /** Acknowledge from any input (phone, page, admin API, Home Assistant). Undefined if no such alert. */
   async acknowledge(id: string, by: string): Promise<AlertView | undefined> {
     const a = this.alerts.get(id);
     if (!a) return undefined;
-    if (a.state === 'acknowledged') return view(a);
+    if (a.state === 'acknowledged' || a.state === 'cancelled') return view(a);
+    // Answered while still pending: caregivers never heard of it, so they are not told of the answer.
+    const wasPending = a.state === 'pending';
     a.state = 'acknowledged';
+    a.pending_until_ms = undefined;
     a.acknowledged_by = by;
     a.acknowledged_at = new Date(this.now()).toISOString();
     a.next_escalation_ms = undefined;
     // Notifications nobody received yet are pointless now; the acknowledgement still has to go out.
     a.outbox = a.outbox.filter((o) => !o.d.dropOnAck);
-    this.notify(a, { type: 'fall_acknowledged', alert: view(a) });
-    this.log.info({ alert: id, device_id: a.device_id, by }, 'fall alert acknowledged');
+    this.notify(a, { type: wasPending ? 'fall_cancelled' : 'fall_acknowledged', alert: view(a) });
+    this.log.info({ alert: id, device_id: a.device_id, by, cancelled_by_wearer: a.cancelled_by_wearer ?? false }, a.cancelled_by_wearer ? 'fall alert resolved by the wearer ("I\'m OK")' : 'fall alert acknowledged');
     await this.store.ingest({ kind: 'alert', device_id: a.device_id, alert_id: id, action: 'acknowledged', by, ts: this.now() / 1000 }).catch((err: unknown) => this.log.error({ err }, 'could not store the acknowledgement'));
+    return view(a);
+  }
+
+  /**
+   * A test alert through every sink, marked as a test everywhere (device `gateway`, `test: true`).
+   * It stays open until someone acknowledges it, so the acknowledgement path is tried too; it
+   * never escalates.
+   */
+  raiseTest(by: string): AlertView {
+    const now = this.now();
+    const a: Alert = { id: `test-${randomUUID()}`, device_id: 'gateway', location: 'test', probability: 1, source: 'test', time: new Date(now).toISOString(), falls: 1, state: 'open', escalation_step: 0, created_ms: now, outbox: [], test: true };
+    this.alerts.set(a.id, a);
+    this.log.warn({ alert: a.id, by, sinks: this.sinks.map((k) => k.name) }, 'TEST alert requested: sending it through every sink');
+    this.notify(a, { type: 'fall_detected', alert: view(a) });
     return view(a);
   }
 
@@ -140,14 +177,17 @@ export class AlertService implements GatewayModule {
 
   private onStored(e: StoredEvent): void {
     if (e.seq > this.cursor) this.cursor = e.seq;
-    if (e.kind !== 'fall' || e.event !== 'fall') return;
+    const help = e.kind === 'fall' && (e.event === 'help' || e.event === 'sos');
+    if (e.kind !== 'fall' || (e.event !== 'fall' && !help)) return;
     const now = this.now();
     const time = new Date(Number(BigInt(e.ts_ns) / 1_000_000n)).toISOString();
-    const open = [...this.alerts.values()].find((a) => a.device_id === e.device_id && a.state === 'open');
-    // The seed's should_alert: inside the cooldown a repeat updates the open alert instead of alerting again.
-    if (open && now - open.created_ms < this.s.cooldownSec * 1000) return this.onRepeat(open, e, time);
+    // A call for help never waits and no fall cooldown or decision mode suppresses it.
+    if (help) return this.onFall(e, now, time, 'help');
+    const active = [...this.alerts.values()].find((a) => a.device_id === e.device_id && (a.state === 'open' || a.state === 'pending') && a.kind !== 'help');
+    // The seed's should_alert: inside the cooldown a repeat updates the active alert instead of alerting again.
+    if (active && now - active.created_ms < this.s.cooldownSec * 1000) return this.onRepeat(active, e, time);
     // A report the decision policy did not confirm (FALL_DECISION_MODE, the cooldown) never opens an alert.
-    if (isDecided(e)) this.onFall(e, now, time);
+    if (isDecided(e)) this.onFall(e, now, time, 'fall');
   }
 
   private onRepeat(open: Alert, e: StoredEvent & FallRecord, time: string): void {
@@ -159,12 +199,97 @@ export class AlertService implements GatewayModule {
     this.bus.emit('alert.changed', view(open));
   }
 
-  private onFall(e: StoredEvent & FallRecord, now: number, time: string): void {
-    const a: Alert = { id: e.event_id, device_id: e.device_id, location: e.location, probability: e.prob, source: e.source, time, falls: 1, state: 'open', escalation_step: 0, created_ms: now, outbox: [] };
-    if (this.s.escalationMaxSteps > 0) a.next_escalation_ms = now + this.s.escalateAfterSec * 1000;
+  private onFall(e: StoredEvent & FallRecord, now: number, time: string, kind: 'fall' | 'help'): void {
+    const a: Alert = { id: e.event_id, device_id: e.device_id, location: e.location, probability: e.prob, source: e.source, time, falls: 1, state: 'open', kind, escalation_step: 0, created_ms: now, outbox: [] };
     this.alerts.set(a.id, a);
-    this.log.warn({ alert: a.id, device_id: a.device_id, location: a.location, probability: a.probability, source: a.source, sinks: this.sinks.map((k) => k.name) }, this.sinks.length ? 'FALL: alerting caregivers' : 'FALL: stored, but no alert sink is configured: nobody is alerted');
+    // The window counts from when the gateway received the fall, so a replay after a crash does not extend it.
+    const until = (e.received_ms ?? now) + this.s.confirmWindowSec * 1000;
+    if (kind === 'fall' && this.s.confirmWindowSec > 0 && until > now) {
+      a.state = 'pending';
+      a.pending_until_ms = until;
+      this.log.warn({ alert: a.id, device_id: a.device_id, location: a.location, probability: a.probability, source: a.source, cancel_before: new Date(until).toISOString() }, `FALL: the wearer has ${Math.round((until - now) / 1000)} s to cancel before caregivers are alerted`);
+      this.record(a, 'pending');
+      this.notify(a, { type: 'fall_pending', alert: view(a) });
+      return;
+    }
+    this.alertCaregivers(a, 'at once');
+  }
+
+  /** From pending (or at once) to open: caregivers are alerted and escalation starts. */
+  private alertCaregivers(a: Alert, why: string): void {
+    const now = this.now();
+    a.state = 'open';
+    a.alerted_ms = now;
+    a.pending_until_ms = undefined;
+    if (this.s.escalationMaxSteps > 0) a.next_escalation_ms = now + this.s.escalateAfterSec * 1000;
+    const people = this.sinks.filter((k) => k.reachesPeople !== false);
+    const what = a.kind === 'help' ? 'HELP requested' : 'FALL';
+    this.log.warn({ alert: a.id, device_id: a.device_id, location: a.location, probability: a.probability, source: a.source, why, not_moving: a.not_moving ?? false, sinks: this.sinks.map((k) => k.name) }, people.length ? `${what}: alerting caregivers` : `${what}: stored, but no alert sink is configured: nobody is alerted`);
+    if (why !== 'at once') this.record(a, a.not_moving ? 'not_moving' : 'alerted');
     this.notify(a, { type: 'fall_detected', alert: view(a) });
+  }
+
+  /**
+   * The wearer says "I'm OK" (from the device, MQTT, Home Assistant or the page). During the window
+   * nobody is disturbed; after caregivers were alerted it resolves the alert like an acknowledgement.
+   */
+  async cancel(id: string, by: string): Promise<AlertView | undefined> {
+    const a = this.alerts.get(id);
+    if (!a) return undefined;
+    if (a.state === 'open') {
+      a.cancelled_by_wearer = true;
+      return this.acknowledge(id, by);
+    }
+    if (a.state !== 'pending') return view(a);
+    a.state = 'cancelled';
+    a.cancelled_by_wearer = true;
+    a.acknowledged_by = by;
+    a.acknowledged_at = new Date(this.now()).toISOString();
+    a.pending_until_ms = undefined;
+    a.outbox = a.outbox.filter((o) => !o.d.dropOnAck);
+    this.log.info({ alert: id, device_id: a.device_id, by }, 'fall cancelled by the wearer before anyone was alerted');
+    this.notify(a, { type: 'fall_cancelled', alert: view(a) });
+    await this.record(a, 'cancelled', by);
+    return view(a);
+  }
+
+  /** The wearer lies still after a fall: the window ends at once, at the highest priority. */
+  private onStill(deviceId: string): void {
+    const a = this.activeFall(deviceId);
+    if (!a || a.not_moving) return;
+    a.not_moving = true;
+    a.moving_again = undefined;
+    if (a.state === 'pending') return this.alertCaregivers(a, 'not moving after the fall');
+    this.log.warn({ alert: a.id, device_id: deviceId }, 'the wearer is not moving after the fall');
+    this.record(a, 'not_moving');
+    this.save();
+    this.bus.emit('alert.changed', view(a));
+  }
+
+  /** Up and moving again: recorded, never a cancel (only a person cancels). */
+  private onMoving(deviceId: string): void {
+    const a = this.activeFall(deviceId);
+    if (!a || a.moving_again) return;
+    a.moving_again = true;
+    a.not_moving = undefined;
+    this.log.info({ alert: a.id, device_id: deviceId }, 'the wearer is moving again after the fall');
+    this.record(a, 'moving_again');
+    this.save();
+    this.bus.emit('alert.changed', view(a));
+  }
+
+  private activeFall(deviceId: string): Alert | undefined {
+    let best: Alert | undefined;
+    for (const a of this.alerts.values()) if (a.device_id === deviceId && a.kind !== 'help' && (a.state === 'pending' || a.state === 'open') && (!best || a.created_ms > best.created_ms)) best = a;
+    return best;
+  }
+
+  /** A step of the alert's life in the event log (and so in InfluxDB's fall_alerts). */
+  private record(a: Alert, action: AlertRecord['action'], by?: string): Promise<void> {
+    return this.store
+      .ingest({ kind: 'alert', device_id: a.device_id, alert_id: a.id, action, ...(by ? { by } : {}), ts: this.now() / 1000 })
+      .then(() => undefined)
+      .catch((err: unknown) => this.log.error({ err, action }, 'could not store an alert step'));
   }
 
   /** Queues every sink's deliveries for a notice, saves, tells the bus, and starts delivering. */
@@ -190,7 +315,11 @@ export class AlertService implements GatewayModule {
         this.notify(a, { type: 'fall_escalated', alert: view(a), step: a.escalation_step, targets });
         changed = true;
       }
-      if (a.state === 'acknowledged' && !a.outbox.length && now - a.created_ms > KEEP_CLOSED_MS) {
+      if (a.state === 'pending' && a.pending_until_ms !== undefined && now >= a.pending_until_ms) {
+        this.alertCaregivers(a, 'no answer from the wearer');
+        changed = true;
+      }
+      if ((a.state === 'acknowledged' || a.state === 'cancelled') && !a.outbox.length && now - a.created_ms > KEEP_CLOSED_MS) {
         this.alerts.delete(a.id);
         changed = true;
       }
@@ -250,7 +379,11 @@ export class AlertService implements GatewayModule {
   }
 
   private save(): void {
-    this.file.save(this.alerts.values(), this.cursor);
+    const ok = this.file.save(this.alerts.values(), this.cursor);
+    if (ok === this.saved) return;
+    this.saved = ok;
+    if (!ok) this.log.error({ path: this.file.path }, 'disk full: alerts are kept in memory (and still delivered) and saved when there is space');
+    else this.log.info('alerts saved again');
   }
 }
 

@@ -3,7 +3,7 @@
 // stored just before a crash still alerts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../core/files.js';
+import { isDiskFull, writeFileAtomic } from '../core/files.js';
 import type { AlertView } from '../domain/alerts.js';
 import type { SinkDelivery } from './sink.js';
 
@@ -50,7 +50,14 @@ export class AlertFile {
     return saved;
   }
 
-  save(alerts: Iterable<Alert>, cursor: number): void {
-    writeFileAtomic(this.path, JSON.stringify({ cursor, alerts: [...alerts] } satisfies Saved), 0o600);
+  /** False on a full disk: the alerts stay in memory and the next save writes them all (/ready says why). */
+  save(alerts: Iterable<Alert>, cursor: number): boolean {
+    try {
+      writeFileAtomic(this.path, JSON.stringify({ cursor, alerts: [...alerts] } satisfies Saved), 0o600);
+      return true;
+    } catch (err) {
+      if (isDiskFull(err)) return false;
+      throw err;
+    }
   }
 }

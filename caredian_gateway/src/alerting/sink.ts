@@ -21,6 +21,11 @@ export interface AlertSink {
   readonly name: string;
   /** Whether deliveries can be tried now; they wait (no attempt counted) while false. */
   readonly available: boolean;
+  /**
+   * False for sinks that inform automations rather than people (Home Assistant entities): they do
+   * not count when deciding whether anybody is alerted.
+   */
+  readonly reachesPeople?: boolean;
   /** The deliveries this sink owes for a notice. */
   plan(notice: AlertNotice): SinkDelivery[];
   /** Performs one delivery. Throw PermanentDeliveryError when a retry cannot help. */

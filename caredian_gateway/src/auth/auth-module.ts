@@ -18,7 +18,7 @@ export class AuthModule implements GatewayModule {
   private readonly timers = new Timers();
 
   static async create(c: Config, log: Logger, tokenRoute?: TokenRouteOptions): Promise<AuthModule> {
-    const clients = new ClientStore(ClientStore.path(c.data_dir));
+    const clients = new ClientStore(ClientStore.path(c.data_dir), { maxQueue: tokenRoute?.hashQueue });
     await clients.load(c.cc_clients);
     if (clients.size === 0) log.warn('no OAuth clients configured (CC_CLIENTS_JSON / cc_clients): devices cannot get tokens');
     const keys =
@@ -52,6 +52,7 @@ export class AuthModule implements GatewayModule {
 
   async stop(): Promise<void> {
     this.timers.clear();
+    await this.clients.close();
   }
 
   deviceRoutes(): Router[] {
@@ -95,7 +96,7 @@ export class AuthModule implements GatewayModule {
         method: 'post', path: '/auth/cc/token', summary: 'Get an access token (OAuth 2.0 client credentials, RFC 6749 §4.4)',
         description: 'Form body with grant_type=client_credentials and HTTP Basic client authentication, or the JSON body {client_id, client_secret, scope}.',
         body: TokenRequestSchema, bodyType: 'application/x-www-form-urlencoded',
-        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 429: { description: 'too many failed attempts' } },
+        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 413: { description: 'body over 4 KiB' }, 429: { description: 'too many failed attempts for this client from this address, too many from this address, or over 300 requests a minute from it' }, 503: { description: 'temporarily_unavailable: the secret-hashing queue is full; retry after Retry-After' } },
       },
     ];
   }

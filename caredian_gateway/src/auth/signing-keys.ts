@@ -2,7 +2,7 @@
 // JWT_PRIVATE_PEM_PATH/JWT_PUBLIC_PEM_PATH. Rotation adds a key and keeps retired ones
 // published until every token they signed has expired.
 import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, statSync, chmodSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, importPKCS8, importSPKI, type JWK } from 'jose';
 import { writeFileAtomic } from '../core/files.js';
@@ -105,11 +105,20 @@ export function addKey(dir: string, now = new Date()): string {
   const metas: KeyMeta[] = existsSync(metaPath) ? (JSON.parse(readFileSync(metaPath, 'utf8')) as KeyMeta[]) : [];
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const kid = `${now.toISOString().slice(0, 10)}-${randomUUID().slice(0, 8)}`;
-  writeFileAtomic(join(dir, `${kid}.pem`), privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
-  writeFileAtomic(join(dir, `${kid}.pub.pem`), publicKey.export({ type: 'spki', format: 'pem' }) as string, 0o644);
-  for (const m of metas) m.retired ??= now.toISOString();
-  metas.push({ kid, created: now.toISOString() });
-  writeFileAtomic(metaPath, JSON.stringify(metas, null, 2), 0o600);
+  const privPath = join(dir, `${kid}.pem`);
+  const pubPath = join(dir, `${kid}.pub.pem`);
+  try {
+    writeFileAtomic(privPath, privateKey.export({ type: 'pkcs8', format: 'pem' }) as string, 0o600);
+    writeFileAtomic(pubPath, publicKey.export({ type: 'spki', format: 'pem' }) as string, 0o644);
+    for (const m of metas) m.retired ??= now.toISOString();
+    metas.push({ kid, created: now.toISOString() });
+    writeFileAtomic(metaPath, JSON.stringify(metas, null, 2), 0o600);
+  } catch (err) {
+    // A full disk: no half-made key is left behind; keys.json still names the old keys only.
+    rmSync(privPath, { force: true });
+    rmSync(pubPath, { force: true });
+    throw err;
+  }
   return kid;
 }
 

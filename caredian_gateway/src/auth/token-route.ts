@@ -1,8 +1,12 @@
 // POST /auth/cc/token: OAuth 2.0 client credentials (RFC 6749 §4.4), plus the seed's JSON body.
-import express, { type ErrorRequestHandler, type Request, type Response, Router } from 'express';
-import { rateLimit, ipKeyGenerator } from 'express-rate-limit';
+// Lockouts and limits: attempt-limits.ts. Hashing: client-store.ts (off libuv's pool, cached).
+import { type Response, Router } from 'express';
+import { ipKeyGenerator } from 'express-rate-limit';
 import { z } from 'zod';
 import type { ClientStore } from './client-store.js';
+import { HashPoolBusy } from './hash-pool.js';
+import { DEFAULT_ATTEMPT_LIMITS, TokenAttemptLimits, type AttemptLimitSettings, type Refusal } from './attempt-limits.js';
+import { parseTokenBody, readLimitedBody } from './token-body.js';
 import type { TokenService } from './tokens.js';
 import type { Logger } from '../core/logger.js';
 
@@ -47,94 +51,112 @@ function parseBasic(h: string | undefined): { id: string; secret: string; rawSec
   return { id: form(decoded.slice(0, i)), secret: form(decoded.slice(i + 1)), rawSecret: decoded.slice(i + 1) };
 }
 
-export interface TokenRouteOptions {
-  failuresPerIp?: number;
-  failuresPerClient?: number;
-  windowMs?: number;
+export interface TokenRouteOptions extends Partial<AttemptLimitSettings> {
+  /** Secret hashes waiting for the hashing thread before requests get 503 (default 32). */
+  hashQueue?: number;
+}
+
+const REFUSED: Record<Refusal['why'], string> = {
+  requests: 'too many token requests from this address; retry later',
+  client_address: 'too many failed attempts for this client from this address; retry later',
+  address: 'too many failed attempts from this address; retry later',
+};
+
+function refuse(res: Response, r: Refusal): void {
+  res.setHeader('Retry-After', String(r.retryAfterSeconds));
+  res.setHeader('Cache-Control', 'no-store');
+  res.status(429).json({ error: 'invalid_request', error_description: REFUSED[r.why] });
 }
 
 export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Logger, o: TokenRouteOptions = {}): Router {
   const r = Router();
-  const windowMs = o.windowMs ?? 10 * 60_000;
-  const limited = (req: Request, res: Response) => {
-    const reset = (req as Request & { rateLimit?: { resetTime?: Date } }).rateLimit?.resetTime;
-    res.setHeader('Retry-After', String(reset ? Math.max(1, Math.ceil((reset.getTime() - Date.now()) / 1000)) : Math.ceil(windowMs / 1000)));
-    res.setHeader('Cache-Control', 'no-store');
-    res.status(429).json({ error: 'invalid_request', error_description: 'too many failed attempts; retry later' });
-  };
-  const common = { windowMs, skipSuccessfulRequests: true, standardHeaders: 'draft-7' as const, legacyHeaders: false, handler: limited };
-  const perIp = rateLimit({ ...common, limit: o.failuresPerIp ?? 30, keyGenerator: (req) => `ip:${ipKeyGenerator(req.ip ?? '')}` });
-  const perClient = rateLimit({
-    ...common,
-    limit: o.failuresPerClient ?? 10,
-    keyGenerator: (req) => `client:${clientIdOf(req) ?? ''}`,
-    skip: (req) => clientIdOf(req) === undefined,
+  const limits = new TokenAttemptLimits({
+    failuresPerClientIp: o.failuresPerClientIp ?? DEFAULT_ATTEMPT_LIMITS.failuresPerClientIp,
+    failuresPerIp: o.failuresPerIp ?? DEFAULT_ATTEMPT_LIMITS.failuresPerIp,
+    requestsPerIpPerMinute: o.requestsPerIpPerMinute ?? DEFAULT_ATTEMPT_LIMITS.requestsPerIpPerMinute,
+    windowMs: o.windowMs ?? DEFAULT_ATTEMPT_LIMITS.windowMs,
   });
 
-  r.post(
-    '/auth/cc/token',
-    express.urlencoded({ extended: false, limit: '8kb', parameterLimit: 20 }),
-    express.json({ limit: '8kb' }),
-    perIp,
-    perClient,
-    async (req, res) => {
-      const isForm = req.is('application/x-www-form-urlencoded') !== false && req.is('application/x-www-form-urlencoded') !== null;
-      const isJson = !isForm && Boolean(req.is('application/json'));
-      if (!isForm && !isJson) return oauthError(res, 'invalid_request', 'use application/x-www-form-urlencoded or application/json');
-      const body = (req.body ?? {}) as Record<string, unknown>;
-      if (typeof body !== 'object' || Array.isArray(body)) return oauthError(res, 'invalid_request', 'body must be an object');
-      for (const [k, v] of Object.entries(body)) {
-        if (typeof v !== 'string') return oauthError(res, 'invalid_request', `${k} must be a single string`);
-      }
-      const grant = body.grant_type;
-      if (grant === undefined && isForm) return oauthError(res, 'invalid_request', 'grant_type is required');
-      if (grant !== undefined && grant !== 'client_credentials') return oauthError(res, 'unsupported_grant_type', 'only client_credentials is supported');
-      const parsed = TokenRequestSchema.safeParse(body);
-      if (!parsed.success) return oauthError(res, 'invalid_request', 'malformed parameters');
-      const p = parsed.data;
+  r.post('/auth/cc/token', async (req, res) => {
+    // IPv6 clients are counted by /56 prefix, as express-rate-limit does.
+    const ip = ipKeyGenerator(req.ip ?? '');
+    const overCap = limits.admitRequest(ip);
+    if (overCap) return refuse(res, overCap);
 
-      const basic = parseBasic(req.headers.authorization);
-      if (basic === null) return oauthError(res, 'invalid_client', 'malformed Basic credentials', true);
-      if (basic && (p.client_secret !== undefined || (p.client_id !== undefined && p.client_id !== basic.id)))
-        return oauthError(res, 'invalid_request', 'use one client authentication method: HTTP Basic or the body, not both');
-      const id = basic?.id ?? p.client_id;
-      const secret = basic?.secret ?? p.client_secret;
-      if (!id || secret === undefined) return oauthError(res, 'invalid_client', 'client authentication is required', Boolean(basic));
+    const isForm = Boolean(req.is('application/x-www-form-urlencoded'));
+    const isJson = !isForm && Boolean(req.is('application/json'));
+    if (!isForm && !isJson) return closeAfter(res, () => oauthError(res, 'invalid_request', 'use application/x-www-form-urlencoded or application/json'));
+    const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
+    if (encoding !== 'identity') return closeAfter(res, () => oauthError(res, 'invalid_request', 'compressed bodies are not accepted'));
+    const read = await readLimitedBody(req);
+    if (read.kind === 'aborted') return;
+    if (read.kind === 'too_large') {
+      return closeAfter(res, () => {
+        res.setHeader('Cache-Control', 'no-store');
+        res.status(413).json({ error: 'invalid_request', error_description: 'request body too large' });
+      });
+    }
+    const parsedBody = parseTokenBody(isForm ? 'form' : 'json', read.body);
+    if (!parsedBody.ok) return oauthError(res, 'invalid_request', parsedBody.description);
+    const body = parsedBody.fields;
+    for (const [k, v] of Object.entries(body)) {
+      if (typeof v !== 'string') return oauthError(res, 'invalid_request', `${k} must be a single string`);
+    }
+    const grant = body.grant_type;
+    if (grant === undefined && isForm) return oauthError(res, 'invalid_request', 'grant_type is required');
+    if (grant !== undefined && grant !== 'client_credentials') return oauthError(res, 'unsupported_grant_type', 'only client_credentials is supported');
+    const parsed = TokenRequestSchema.safeParse(body);
+    if (!parsed.success) return oauthError(res, 'invalid_request', 'malformed parameters');
+    const p = parsed.data;
 
-      let client = await clients.authenticate(id, secret);
-      if (!client && basic && basic.rawSecret !== basic.secret) client = await clients.authenticate(id, basic.rawSecret);
-      if (!client) {
-        log.warn({ client_id: id, ip: req.ip }, 'token request with bad client credentials');
-        return oauthError(res, 'invalid_client', 'unknown client or wrong secret', Boolean(basic));
-      }
-      const requested = p.scope === undefined ? [] : p.scope.split(' ').filter(Boolean);
-      const allowed = new Set<string>(client.scopes);
-      const bad = requested.filter((s) => !allowed.has(s));
-      if (bad.length) return oauthError(res, 'invalid_scope', `scope not allowed for this client: ${bad.join(' ')}`);
-      const granted = requested.length ? [...new Set(requested)] : client.scopes;
-      const { token, expiresIn } = await tokens.issue(client.clientId, granted);
+    const basic = parseBasic(req.headers.authorization);
+    if (basic === null) return oauthError(res, 'invalid_client', 'malformed Basic credentials', true);
+    if (basic && (p.client_secret !== undefined || (p.client_id !== undefined && p.client_id !== basic.id)))
+      return oauthError(res, 'invalid_request', 'use one client authentication method: HTTP Basic or the body, not both');
+    const id = basic?.id ?? p.client_id;
+    const secret = basic?.secret ?? p.client_secret;
+    if (!id || secret === undefined) return oauthError(res, 'invalid_client', 'client authentication is required', Boolean(basic));
+    if (id.length > 256 || secret.length > 1024) return oauthError(res, 'invalid_client', 'unknown client or wrong secret', Boolean(basic));
+
+    const credentials = { clientId: id, secret, rawSecret: basic && basic.rawSecret !== basic.secret ? basic.rawSecret : undefined };
+    const attempt = clients.attemptKey(credentials);
+    const locked = limits.lockout(ip, id, attempt);
+    if (locked) return refuse(res, locked);
+    const end = limits.begin(ip, id, attempt);
+    let client;
+    try {
+      client = await clients.authenticate(credentials);
+    } catch (e) {
+      end('not_checked');
+      if (!(e instanceof HashPoolBusy)) throw e;
+      res.setHeader('Retry-After', '1');
       res.setHeader('Cache-Control', 'no-store');
-      res.setHeader('Pragma', 'no-cache');
-      res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: granted.join(' ') });
-    },
-  );
-  // Body-parser failures on this route answer in the OAuth error format, never cached.
-  r.use('/auth/cc/token', ((err, _req, res, next) => {
-    const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') {
-      res.setHeader('Cache-Control', 'no-store');
-      res.status(413).json({ error: 'invalid_request', error_description: 'request body too large' });
+      res.status(503).json({ error: 'temporarily_unavailable', error_description: 'busy checking other token requests; retry shortly' });
       return;
     }
-    if (type === 'entity.parse.failed' || type === 'parameters.too.many') return oauthError(res, 'invalid_request', 'malformed request body');
-    next(err);
-  }) as ErrorRequestHandler);
+    if (!client) {
+      const lockedNow = end('failed');
+      log.warn({ client_id: id, ip: req.ip }, 'token request with bad client credentials');
+      if (lockedNow) log.warn({ client_id: id, ip: req.ip, lockout: lockedNow }, lockedNow === 'address' ? 'address locked out of the token endpoint' : 'client locked out from this address');
+      return oauthError(res, 'invalid_client', 'unknown client or wrong secret', Boolean(basic));
+    }
+    end('ok');
+    const requested = p.scope === undefined ? [] : p.scope.split(' ').filter(Boolean);
+    const allowed = new Set<string>(client.scopes);
+    const bad = requested.filter((s) => !allowed.has(s));
+    if (bad.length) return oauthError(res, 'invalid_scope', `scope not allowed for this client: ${bad.join(' ')}`);
+    const granted = requested.length ? [...new Set(requested)] : client.scopes;
+    const { token, expiresIn } = await tokens.issue(client.clientId, granted);
+    res.setHeader('Cache-Control', 'no-store');
+    res.setHeader('Pragma', 'no-cache');
+    res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: granted.join(' ') });
+  });
   return r;
 }
 
-function clientIdOf(req: Request): string | undefined {
-  const b = parseBasic(req.headers.authorization);
-  if (b) return b.id;
-  const id = (req.body as Record<string, unknown> | undefined)?.client_id;
-  return typeof id === 'string' ? id.slice(0, 256) : undefined;
+/** Answers, then closes the connection instead of reading a body this route will not use. */
+function closeAfter(res: Response, answer: () => void): void {
+  res.setHeader('Connection', 'close');
+  res.req.pause();
+  answer();
 }

@@ -25,23 +25,35 @@ export interface ClientConfig {
   client_id: string;
   secret: string;
   scopes: Scope[];
+  /** Device ids the client may post for (exact, `prefix*`, or `*`); absent: only its own client id. */
+  devices?: string[];
 }
+
+const DEVICE_PATTERN_RULE = 'each device is a device id, a prefix ending in * (ward3-*), or * for any device';
+/** An exact device id, a device id prefix followed by `*`, or a lone `*`. */
+export const isDevicePattern = (p: string) => p === '*' || SAFE_NAME.test(p) || (p.endsWith('*') && SAFE_NAME.test(`${p.slice(0, -1)}x`));
+const devices = z
+  .union([z.string(), z.array(z.string())])
+  // Commas separate (device ids may contain spaces, never commas).
+  .transform((v) => (Array.isArray(v) ? v : v.split(',').map((d) => d.trim())).filter(Boolean))
+  .pipe(z.array(z.string().refine(isDevicePattern, { error: DEVICE_PATTERN_RULE })));
 
 const clientRecord = z.record(
   z.string(),
-  z.union([secret, z.object({ secret, scopes: scopes.optional() })]),
+  z.union([secret, z.object({ secret, scopes: scopes.optional(), devices: devices.optional() })]),
 );
-const clientList = z.array(z.object({ client_id: clientId, secret, scopes: scopes.optional() }));
+const clientList = z.array(z.object({ client_id: clientId, secret, scopes: scopes.optional(), devices: devices.optional() }));
 
 /** Seed form {"id":"secret"}, extended form {"id":{"secret","scopes"}}, or the add-on's list form. */
 const clients = json(z.union([clientList, clientRecord]))
   .transform((v): ClientConfig[] => {
     const all = [...KNOWN_SCOPES];
-    if (Array.isArray(v)) return v.map((c) => ({ client_id: c.client_id, secret: c.secret, scopes: c.scopes?.length ? c.scopes : all }));
+    const owned = (d: string[] | undefined) => (d?.length ? { devices: d } : {});
+    if (Array.isArray(v)) return v.map((c) => ({ client_id: c.client_id, secret: c.secret, scopes: c.scopes?.length ? c.scopes : all, ...owned(c.devices) }));
     return Object.entries(v).map(([id, c]) =>
       typeof c === 'string'
         ? { client_id: id, secret: c, scopes: all }
-        : { client_id: id, secret: c.secret, scopes: c.scopes?.length ? c.scopes : all },
+        : { client_id: id, secret: c.secret, scopes: c.scopes?.length ? c.scopes : all, ...owned(c.devices) },
     );
   })
   .superRefine((list, ctx) => {
@@ -114,11 +126,53 @@ const url = z.preprocess(
   z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).optional(),
 );
 
+const mqttUrl = z.preprocess(
+  (v) => (v === '' || v === null ? undefined : v),
+  z.url({ protocol: /^(mqtt|mqtts|ws|wss)$/, error: 'must be an mqtt://, mqtts://, ws:// or wss:// URL' }).optional(),
+);
+
+/** One MQTT topic level: no wildcards, separators or control characters. */
+const topicLevel = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ -' });
+
 const measurement = z
   .string()
   .regex(/^[A-Za-z_][A-Za-z0-9_]{0,63}$/, { error: 'must be 1-64 characters of A-Z a-z 0-9 _ and not start with a digit' });
 
 const decisionMode = z.enum(['model_only', 'sensor_only', 'sensor_or_model', 'sensor_and_model']);
+
+/** Where a wearable is worn (or placed); config.yaml lists the same values. */
+export const PLACEMENTS = ['waist', 'hip', 'wrist', 'pocket', 'neck', 'chest', 'ankle', 'unknown'] as const;
+export type Placement = (typeof PLACEMENTS)[number];
+
+export interface DeviceConfig {
+  device_id: string;
+  name?: string;
+  person?: string;
+  location?: string;
+  placement?: Placement;
+}
+const blankIsUnset = <T extends z.ZodType>(inner: T) => z.preprocess((v) => (v === '' || v === null ? undefined : v), inner.optional());
+/** [{"device_id", "name"?, "person"?, "location"?, "placement"?}] in the add-on options and DEVICES_JSON. */
+const deviceList = json(
+  z.array(
+    z.object({
+      device_id: z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE }),
+      name: blankIsUnset(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE })),
+      person: blankIsUnset(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE })),
+      location: blankIsUnset(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE })),
+      placement: blankIsUnset(z.enum(PLACEMENTS, { error: `placement must be one of ${PLACEMENTS.join(', ')}` })),
+    }),
+  ),
+)
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    for (const d of list) {
+      if (seen.has(d.device_id)) ctx.addIssue({ code: 'custom', message: `device "${d.device_id}" is listed twice` });
+      seen.add(d.device_id);
+    }
+  })
+  .transform((list): DeviceConfig[] => list)
+  .default([]);
 
 interface FieldOptions {
   /** Shown as an add-on option in config.yaml. Standalone-only settings are false. */
@@ -143,6 +197,12 @@ export const FIELDS = {
   log_level: field(logLevel, 'LOG_LEVEL'),
   log_json: field(bool(false), 'LOG_JSON'),
   allowed_origins: field(stringList().default([]), 'ALLOWED_ORIGINS'),
+  // listener limits (both ports; the per-address cap only on the device port)
+  max_connections: field(int(1, 100_000).default(4096), 'MAX_CONNECTIONS'),
+  max_connections_per_address: field(int(0, 100_000).default(512), 'MAX_CONNECTIONS_PER_ADDRESS'),
+  http_headers_timeout_sec: field(num(0.5, 300).default(10), 'HTTP_HEADERS_TIMEOUT_SEC'),
+  http_request_timeout_sec: field(num(1, 3600).default(30), 'HTTP_REQUEST_TIMEOUT_SEC'),
+  http_keep_alive_timeout_sec: field(num(0.5, 3600).default(65), 'HTTP_KEEP_ALIVE_TIMEOUT_SEC'),
   // tokens
   jwt_aud: field(z.string().min(1).default('caredian-gw'), 'JWT_AUD'),
   jwt_iss: field(z.string().min(1).default('urn:caredian:gw'), 'JWT_ISS'),
@@ -171,9 +231,20 @@ export const FIELDS = {
   event_retention_days: field(int(1, 3650).default(30), 'EVENT_RETENTION_DAYS'),
   device_offline_after_sec: field(int(10, 86400).default(600), 'DEVICE_OFFLINE_AFTER_SEC'),
   location_default: field(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE }).default('home'), 'LOCATION_DEFAULT'),
+  // who wears which device, for messages and entity names ("Grandma Kim may have fallen in the bathroom")
+  devices: field(deviceList, 'DEVICES_JSON'),
+  // bounds on what devices can make the gateway (and InfluxDB) hold
+  max_devices: field(int(1, 100_000).default(500), 'MAX_DEVICES'),
+  max_new_devices_per_min: field(int(1, 10_000).default(20), 'MAX_NEW_DEVICES_PER_MIN'),
+  max_future_skew_sec: field(int(0, 3600).default(60), 'MAX_FUTURE_SKEW_SEC'),
+  imu_state_max_mb: field(int(1, 4096).default(32), 'IMU_STATE_MAX_MB'),
   // Home Assistant
   ha_base_url: field(url, 'HA_BASE_URL', { addon: false }),
   ha_token: field(optionalString(), 'HA_TOKEN', { addon: false, secret: true }),
+  // Set by the Supervisor in the add-on container's environment; with it the gateway talks to
+  // Home Assistant through the Supervisor's proxy. SUPERVISOR_URL exists for tests only.
+  supervisor_token: field(optionalString(), 'SUPERVISOR_TOKEN', { addon: false, secret: true }),
+  supervisor_url: field(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).default('http://supervisor'), 'SUPERVISOR_URL', { addon: false }),
   request_timeout_sec: field(num(0.5, 300).default(10), 'REQUEST_TIMEOUT_SEC'),
   ha_notify_mobile: field(stringList().default([]), 'HA_NOTIFY_MOBILE'),
   // The persistent-notification service ('off' disables); the seed's 'notify.persistent_notification' still works.
@@ -182,8 +253,19 @@ export const FIELDS = {
   escalation_after_sec: field(int(10, 86400).default(300), 'ESCALATION_AFTER_SEC'),
   escalation_targets: field(stringList().default([]), 'ESCALATION_TARGETS'),
   escalation_max_steps: field(int(0, 100).default(3), 'ESCALATION_MAX_STEPS'),
+  // the wearer's own say: a window to cancel ("I'm OK"), and stillness after a fall ending it early
+  confirm_window_sec: field(int(0, 600).default(30), 'CONFIRM_WINDOW_SEC'),
+  still_after_fall_sec: field(int(5, 600).default(20), 'STILL_AFTER_FALL_SEC'),
   // alert sinks beside Home Assistant
   alert_webhooks: field(webhooks, 'ALERT_WEBHOOKS_JSON', { secret: true }),
+  // MQTT: real Home Assistant devices through MQTT discovery. As an add-on the Supervisor names the
+  // broker (services: mqtt:want); standalone, MQTT_URL does.
+  mqtt_url: field(mqttUrl, 'MQTT_URL', { addon: false }),
+  mqtt_username: field(optionalString(), 'MQTT_USERNAME', { addon: false }),
+  mqtt_password: field(optionalString(), 'MQTT_PASSWORD', { addon: false, secret: true }),
+  mqtt_discovery: field(bool(true), 'MQTT_DISCOVERY'),
+  mqtt_base_topic: field(topicLevel.default('caredian'), 'MQTT_BASE_TOPIC'),
+  mqtt_discovery_prefix: field(topicLevel.default('homeassistant'), 'MQTT_DISCOVERY_PREFIX'),
   // fall inference
   fall_inference_enabled: field(bool(true), 'FALL_INFERENCE_ENABLED'),
   fall_model_path: field(optionalString(), 'FALL_MODEL_PATH', { addon: false }),

@@ -16,7 +16,7 @@ export function deviceEndpoints(core: IngestCore): Endpoint[] {
       scope: 'events:fall:ingest',
       limitBytes: 16 * 1024,
       handle: async (body, auth) =>
-        toHttp(await core.reportFall(identity(auth), body), (v, dup) => (dup ? { ok: true, written: 0, duplicate: true, event_id: v.event_id } : { ok: true, written: 1, event_id: v.event_id })),
+        toHttp(await core.reportFall(identity(auth), body), (v, dup) => ({ ok: true, written: dup ? 0 : 1, ...(dup ? { duplicate: true } : {}), event_id: v.event_id, ...(v.alert ? { alert: v.alert } : {}) })),
     },
     {
       method: 'POST',
@@ -30,7 +30,7 @@ export function deviceEndpoints(core: IngestCore): Endpoint[] {
       path: '/events/imu',
       scope: 'events:imu:ingest',
       limitBytes: IMU_LIMIT_BYTES,
-      handle: async (body, auth) => toHttp(await core.imuChunk(identity(auth), body), (v) => ({ ok: true, accepted: v.accepted, falls: v.falls })),
+      handle: async (body, auth) => toHttp(await core.imuChunk(identity(auth), body), (v) => ({ ok: true, accepted: v.accepted, falls: v.falls, ...(v.alert ? { alert: v.alert } : {}) })),
     },
   ];
 }

@@ -8,10 +8,11 @@ import type { Logger } from '../core/logger.js';
 import { checkBearer, isAuthFailure } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
-import { readBodyLimited } from '../http/read-body.js';
+import { BODY_TOO_LARGE, readBodyLimited } from '../http/read-body.js';
 
 const REQ_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=("?)utf-8\2\s*)?$/i;
+const TOO_LARGE = errorResult(BODY_TOO_LARGE.status, BODY_TOO_LARGE.error, BODY_TOO_LARGE.description);
 const BASE_HEADERS = {
   'Content-Type': 'application/json; charset=utf-8',
   'Cache-Control': 'no-store',
@@ -55,10 +56,12 @@ export class FastPath {
     const auth = await checkBearer(this.tokens, req.headers.authorization, ep.scope);
     if (isAuthFailure(auth)) return { status: auth.status, body: auth.body, headers: auth.headers };
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json');
-    const declared = Number(req.headers['content-length'] ?? 0);
-    if (declared > ep.limitBytes) return errorResult(413, 'payload_too_large', 'request body is larger than this route accepts');
+    const encoding = req.headers['content-encoding'];
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return errorResult(415, 'unsupported_media_type', 'send the body without Content-Encoding');
+    // Past the limit, declared or while streaming: answer at once; send() closes the connection.
+    if (Number(req.headers['content-length'] ?? 0) > ep.limitBytes) return TOO_LARGE;
     const raw = await readBodyLimited(req, ep.limitBytes);
-    if (raw === undefined) return errorResult(413, 'payload_too_large', 'request body is larger than this route accepts');
+    if (raw === undefined) return TOO_LARGE;
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
@@ -70,11 +73,10 @@ export class FastPath {
 
   private send(req: IncomingMessage, res: ServerResponse, r: EndpointResult, id: string, started: number): void {
     const payload = JSON.stringify(r.body);
+    // A body we refused to read is not read on: Node closes the connection once this answer is out.
     const unread = !req.complete;
     res.writeHead(r.status, { ...BASE_HEADERS, ...r.headers, 'Content-Length': Buffer.byteLength(payload), 'X-Request-Id': id, ...(unread ? { Connection: 'close' } : {}) });
     res.end(payload);
-    // A body we refused to read must not be parsed as the next request on this connection.
-    if (unread) req.resume();
     if (r.status >= 400) {
       const line = { reqId: id, req: { method: req.method, url: (req.url ?? '').split('?')[0], remote: req.socket.remoteAddress }, res: { status: r.status }, responseTime: Math.round(performance.now() - started) };
       if (r.status >= 500) this.log.error(line, 'request failed');

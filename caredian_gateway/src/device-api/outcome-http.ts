@@ -14,6 +14,8 @@ export function toHttp<T>(o: Outcome<T>, ok: (value: T, duplicate: boolean) => u
       return errorResult(409, 'event_id_conflict', o.reason, { event_id: o.eventId });
     case 'forbidden':
       return errorResult(403, o.error, o.description);
+    case 'limited':
+      return errorResult(429, o.error, o.description, { limit: o.limit }, o.retryAfterSec ? { 'Retry-After': String(o.retryAfterSec) } : undefined);
     case 'backpressure':
       return errorResult(503, 'backlog_full', 'the gateway is buffering the maximum it may; retry later', {}, { 'Retry-After': String(o.retryAfterSec) });
     case 'unavailable':

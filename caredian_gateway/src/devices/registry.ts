@@ -1,6 +1,10 @@
 // The device registry: first/last seen, last reported values, online/offline with a timeout.
-// Kept in DATA_DIR/devices.json; transitions are published on the event bus.
-import { existsSync, readFileSync } from 'node:fs';
+// Kept in DATA_DIR/devices.json (a snapshot) plus devices.journal (one line per device changed
+// since, appended once a second): a busy gateway writes only what changed, and the snapshot is
+// rewritten only when the journal has grown past it (and at start and stop). Transitions are
+// published on the event bus.
+import { existsSync, readFileSync, rmSync } from 'node:fs';
+import { appendFile, truncate } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { GatewayBus } from '../domain/bus-events.js';
 import type { Logger } from '../core/logger.js';
@@ -9,15 +13,29 @@ import { Router } from 'express';
 import { writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
 import type { StoredEvent } from '../domain/records.js';
 import type { DeviceState } from '../domain/devices.js';
+import { sendError } from '../http/errors.js';
+
+const FLUSH_MS = 1000;
+/** The journal is folded into the snapshot once it is larger than this and than the snapshot. */
+const COMPACT_MIN_BYTES = 1024 * 1024;
+
+type Entry = DeviceState & { lastSeenMs: number };
+/** A journal line: a device's state, or that it was removed. */
+type JournalLine = DeviceState | { device_id: string; removed: true };
 
 export class DeviceRegistry implements GatewayModule {
   readonly name = 'devices';
-  private devices = new Map<string, DeviceState & { lastSeenMs: number }>();
+  private devices = new Map<string, Entry>();
+  /** Devices changed (or removed) since the last journal append. */
+  private dirty = new Set<string>();
+  private journalBytes = 0;
+  private snapshotBytes = 0;
   private timer?: NodeJS.Timeout;
   private saveTimer?: NodeJS.Timeout;
   private saving?: Promise<void>;
   private unsubscribe?: () => void;
   private readonly path: string;
+  private readonly journalPath: string;
 
   constructor(
     dataDir: string,
@@ -26,11 +44,18 @@ export class DeviceRegistry implements GatewayModule {
     private readonly offlineAfterMs: number,
   ) {
     this.path = join(dataDir, 'devices.json');
+    this.journalPath = join(dataDir, 'devices.journal');
   }
 
   async start(): Promise<void> {
     if (existsSync(this.path)) {
-      for (const d of JSON.parse(readFileSync(this.path, 'utf8')) as DeviceState[]) this.devices.set(d.device_id, { ...d, lastSeenMs: Date.parse(d.last_seen) });
+      const text = readFileSync(this.path, 'utf8');
+      this.snapshotBytes = Buffer.byteLength(text);
+      for (const d of JSON.parse(text) as DeviceState[]) this.devices.set(d.device_id, { ...d, lastSeenMs: Date.parse(d.last_seen) });
+    }
+    if (existsSync(this.journalPath)) {
+      this.replayJournal(readFileSync(this.journalPath, 'utf8'));
+      this.compactNow();
     }
     this.unsubscribe = this.bus.on('event.stored', (e) => this.onStored(e));
     this.sweep();
@@ -44,7 +69,7 @@ export class DeviceRegistry implements GatewayModule {
     clearTimeout(this.saveTimer);
     // A periodic save still in flight must not land after the final one.
     await this.saving;
-    this.save();
+    this.compactNow();
   }
 
   status(): ModuleStatus {
@@ -53,17 +78,38 @@ export class DeviceRegistry implements GatewayModule {
     return { ready: true, devices: this.devices.size, online };
   }
 
-  /** GET /api/devices on the admin listener. */
+  /** GET /api/devices and DELETE /api/devices/<id> on the admin listener. */
   adminRoutes(): Router[] {
     const r = Router();
     r.get('/devices', (_req, res) => {
       res.json({ devices: this.list() });
+    });
+    r.delete('/devices/:id', (req, res) => {
+      if (!this.remove(req.params.id)) return sendError(res, 404, 'not_found', 'no device with that id');
+      res.json({ ok: true, removed: req.params.id });
     });
     return [r];
   }
 
   list(): DeviceState[] {
     return [...this.devices.values()].map((d) => this.view(d)).sort((a, b) => a.device_id.localeCompare(b.device_id));
+  }
+
+  has(deviceId: string): boolean {
+    return this.devices.has(deviceId);
+  }
+
+  get size(): number {
+    return this.devices.size;
+  }
+
+  /** Forgets a device (it no longer counts under max_devices); false if unknown. */
+  remove(deviceId: string): boolean {
+    if (!this.devices.delete(deviceId)) return false;
+    this.log.info({ device_id: deviceId }, 'device removed from the registry');
+    this.scheduleSave(deviceId);
+    this.bus.emit('device.removed', { device_id: deviceId });
+    return true;
   }
 
   /** Any authenticated device request counts as seen. */
@@ -82,7 +128,7 @@ export class DeviceRegistry implements GatewayModule {
       this.log.info({ device_id: deviceId }, 'device online');
       this.bus.emit('device.online', this.view(d));
     }
-    this.scheduleSave();
+    this.scheduleSave(deviceId);
   }
 
   private onStored(e: StoredEvent): void {
@@ -104,29 +150,88 @@ export class DeviceRegistry implements GatewayModule {
         d.online = false;
         this.log.warn({ device_id: d.device_id, last_seen: new Date(d.lastSeenMs).toISOString() }, 'device offline');
         this.bus.emit('device.offline', this.view(d));
-        this.scheduleSave();
+        this.scheduleSave(d.device_id);
       }
     }
   }
 
-  private view(d: DeviceState & { lastSeenMs: number }): DeviceState {
+  private view(d: Entry): DeviceState {
     const { lastSeenMs, ...rest } = d;
     return { ...rest, last_seen: new Date(lastSeenMs).toISOString() };
   }
 
-  private scheduleSave(): void {
+  private replayJournal(text: string): void {
+    for (const line of text.split('\n')) {
+      if (!line) continue;
+      let j: JournalLine;
+      try {
+        j = JSON.parse(line) as JournalLine;
+      } catch {
+        continue; // a line torn by a crash: the device's previous state stands
+      }
+      if ('removed' in j) this.devices.delete(j.device_id);
+      else this.devices.set(j.device_id, { ...j, lastSeenMs: Date.parse(j.last_seen) });
+    }
+  }
+
+  private scheduleSave(deviceId: string): void {
+    this.dirty.add(deviceId);
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      this.saving = writeFileAtomicAsync(this.path, JSON.stringify(this.list(), null, 1), 0o600)
+      this.saving = this.flush()
         .catch((err: unknown) => this.log.error({ err }, 'could not save device registry'))
         .finally(() => (this.saveTimer = undefined));
-    }, 1000);
+    }, FLUSH_MS);
     this.saveTimer.unref();
   }
 
-  private save(): void {
+  /** Appends the changed devices to the journal; folds the journal into the snapshot when it has grown. */
+  private async flush(): Promise<void> {
+    const ids = [...this.dirty];
+    this.dirty.clear();
+    const lines = this.journalLines(ids);
+    if (lines) {
+      try {
+        await appendFile(this.journalPath, lines, { mode: 0o600 });
+      } catch (err) {
+        // A part-written line (a full disk) would swallow the next one: cut back to whole lines.
+        await truncate(this.journalPath, this.journalBytes).catch(() => undefined);
+        for (const id of ids) this.dirty.add(id);
+        throw err;
+      }
+      this.journalBytes += Buffer.byteLength(lines);
+    }
+    if (this.journalBytes > Math.max(COMPACT_MIN_BYTES, this.snapshotBytes)) {
+      const snapshot = this.snapshotText();
+      await writeFileAtomicAsync(this.path, snapshot, 0o600);
+      await truncate(this.journalPath, 0);
+      this.snapshotBytes = Buffer.byteLength(snapshot);
+      this.journalBytes = 0;
+    }
+  }
+
+  private journalLines(ids: string[]): string {
+    let out = '';
+    for (const id of ids) {
+      const d = this.devices.get(id);
+      out += JSON.stringify(d ? this.view(d) : { device_id: id, removed: true }) + '\n';
+    }
+    return out;
+  }
+
+  private snapshotText(): string {
+    return JSON.stringify(this.list(), null, 1);
+  }
+
+  /** Writes the whole registry to the snapshot and drops the journal (start and stop). */
+  private compactNow(): void {
     try {
-      writeFileAtomic(this.path, JSON.stringify(this.list(), null, 1), 0o600);
+      const snapshot = this.snapshotText();
+      writeFileAtomic(this.path, snapshot, 0o600);
+      rmSync(this.journalPath, { force: true });
+      this.dirty.clear();
+      this.snapshotBytes = Buffer.byteLength(snapshot);
+      this.journalBytes = 0;
     } catch (err) {
       this.log.error({ err }, 'could not save device registry');
     }

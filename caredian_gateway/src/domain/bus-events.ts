@@ -17,6 +17,15 @@ export interface GatewayEvents {
   'alert.changed': AlertView;
   /** Someone acknowledged an alert through an input (a phone action, a Home Assistant button). */
   'alert.ack_request': { id: string; by: string };
+  /** Someone asked for a test alert (a button in Home Assistant, the page): the whole alert path, marked as a test. */
+  'alert.test_request': { by: string };
+  /** The wearer says "I'm OK" (MQTT, a Home Assistant button): cancels a pending alert, resolves an open one. */
+  'alert.cancel_request': { id: string; by: string };
+  /** Motion data after a fall: the wearer lies still, or is up and moving again. */
+  'motion.still': { device_id: string };
+  'motion.moving': { device_id: string };
+  /** A device was removed from the gateway (its Home Assistant device goes too). */
+  'device.removed': { device_id: string };
 }
 
 export class GatewayBus extends Bus<GatewayEvents> {}

@@ -55,7 +55,7 @@ export interface AlertRecord {
   kind: 'alert';
   device_id: string;
   alert_id: string;
-  action: 'acknowledged' | 'escalated';
+  action: 'acknowledged' | 'escalated' | 'pending' | 'alerted' | 'cancelled' | 'not_moving' | 'moving_again';
   by?: string;
   step?: number;
 }

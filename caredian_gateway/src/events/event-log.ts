@@ -1,10 +1,10 @@
 // The durable, append-only event log. An append resolves only after its bytes are fsync'd;
 // concurrent appends share one write and one fdatasync (group commit).
 import { EventEmitter } from 'node:events';
-import { constants as fsc, mkdirSync, openSync, closeSync, statSync, truncateSync, unlinkSync } from 'node:fs';
+import { constants as fsc, mkdirSync, openSync, closeSync, rmSync, statSync, truncateSync, unlinkSync } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { join } from 'node:path';
-import { fsyncDir } from '../core/files.js';
+import { fsyncDir, isDiskFull } from '../core/files.js';
 import { encodeRecord, listSegments, readRecords, segmentName } from './segment-files.js';
 import type { StoredEvent } from '../domain/records.js';
 
@@ -17,6 +17,13 @@ export class BackpressureError extends Error {
 }
 
 export class StorageError extends Error {}
+
+/** Refused without touching the disk: the disk is full (see EventLog.diskFull). */
+export class DiskFullError extends StorageError {
+  constructor() {
+    super('the disk is full');
+  }
+}
 
 export interface EventLogOptions {
   dir: string;
@@ -60,6 +67,11 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   private readonly segmentBytes: number;
   private readonly segmentMaxAgeMs: number;
   private readonly cacheRecords: number;
+  /**
+   * Set when a write failed for lack of space (or a probe found none); appends are refused, so
+   * nothing is half-written, until whoever probes for space (the storage module) clears it.
+   */
+  diskFull = false;
 
   constructor(private readonly o: EventLogOptions) {
     super();
@@ -117,9 +129,9 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     return this.o.maxBytes;
   }
 
-  /** True when another record would be refused with backpressure. */
+  /** True when another record would be refused: backpressure, or the disk is full. */
   get full(): boolean {
-    return this.totalBytes + this.pendingBytes + RECORD_BYTES_GUESS > this.o.maxBytes;
+    return this.diskFull || this.totalBytes + this.pendingBytes + RECORD_BYTES_GUESS > this.o.maxBytes;
   }
 
   get healthy(): { ok: boolean; error?: string } {
@@ -132,6 +144,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
    */
   append(items: StoredEvent[], sequenced?: (r: StoredEvent, index: number) => void): Promise<StoredEvent[]> {
     if (!this.fh) return Promise.reject(new StorageError('event log is closed'));
+    if (this.diskFull) return Promise.reject(new DiskFullError());
     const bytesGuess = items.length * RECORD_BYTES_GUESS;
     if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
     const now = Date.now();
@@ -162,6 +175,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
         try {
           await this.writeDurably(buf);
         } catch (e) {
+          if (isDiskFull(e)) this.diskFull = true;
           this.lastError = `event log write failed: ${(e as Error).message}`;
           const err = new StorageError(this.lastError);
           for (const w of batch) w.reject(err);
@@ -173,7 +187,12 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
           w.resolve(w.records);
         }
         this.emit('committed', this.committed);
-        if (this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs)) await this.roll();
+        if (this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs))
+          await this.roll().catch((e: unknown) => {
+            // Out of space (or inodes) for a new segment: the current one takes the next writes.
+            if (!isDiskFull(e)) throw e;
+            this.diskFull = true;
+          });
       }
     } finally {
       this.flushing = undefined;
@@ -209,12 +228,22 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   }
 
   private async roll(): Promise<void> {
+    // Appends made while this awaits get later numbers: all of them land in the new segment.
+    const firstSeq = this.nextSeq;
+    const path = join(this.o.dir, segmentName(firstSeq));
+    let fh: FileHandle;
+    try {
+      closeSync(openSync(path, 'a', 0o600));
+      fsyncDir(this.o.dir);
+      fh = await open(path, fsc.O_RDWR | fsc.O_DSYNC);
+    } catch (e) {
+      // The current segment stays active: no empty segment may be left ahead of its records.
+      if (this.fh) rmSync(path, { force: true });
+      throw e;
+    }
     await this.fh?.close();
-    const path = join(this.o.dir, segmentName(this.nextSeq));
-    closeSync(openSync(path, 'a', 0o600));
-    fsyncDir(this.o.dir);
-    this.fh = await open(path, fsc.O_RDWR | fsc.O_DSYNC);
-    this.segments.push({ firstSeq: this.nextSeq, path, size: 0 });
+    this.fh = fh;
+    this.segments.push({ firstSeq, path, size: 0 });
     this.activeSize = 0;
     this.activeOpenedAt = Date.now();
   }

@@ -10,8 +10,23 @@ import type { NewRecord, StoredEvent } from '../domain/records.js';
 const DEDUPE_WINDOW_MS = 24 * 3600_000;
 const DEDUPE_MAX = 1_000_000;
 
+/** What a device said in a fall report, as kept beside its event id to judge a retry. */
+export interface StoredFallFacts {
+  event: string;
+  prob: number;
+  location: string;
+  /** The event's time in epoch milliseconds. */
+  tsMs: number;
+}
+
+/** A device event id already stored: the event id and, unless from an older snapshot, the facts. */
+export interface KnownEvent {
+  eventId: string;
+  facts?: StoredFallFacts;
+}
+
 interface Snapshot {
-  ids: [key: string, eventId: string, atMs: number][];
+  ids: [key: string, eventId: string, atMs: number, facts?: [event: string, prob: number, location: string, tsMs: number]][];
 }
 
 /**
@@ -31,8 +46,8 @@ export interface IngestResult {
 }
 
 export class EventStore {
-  /** (device, client event id) → the stored event id and when it was accepted. */
-  private ids = new Map<string, { eventId: string; at: number }>();
+  /** (device, client event id) → the stored event id, when it was accepted and what it said. */
+  private ids = new Map<string, { eventId: string; at: number; facts?: StoredFallFacts }>();
   private readonly statePath: string;
 
   constructor(
@@ -47,13 +62,21 @@ export class EventStore {
     if (existsSync(this.statePath)) {
       const s = JSON.parse(readFileSync(this.statePath, 'utf8')) as Snapshot;
       const cutoff = Date.now() - DEDUPE_WINDOW_MS;
-      for (const [k, eventId, at] of s.ids) if (at > cutoff) this.ids.set(k, { eventId, at });
+      for (const [k, eventId, at, f] of s.ids) if (at > cutoff) this.ids.set(k, { eventId, at, facts: f && { event: f[0], prob: f[1], location: f[2], tsMs: f[3] } });
     }
     await this.log.open((r) => this.observe(r));
   }
 
   private observe(r: StoredEvent): void {
-    if (r.kind === 'fall' && Date.now() - r.received_ms < DEDUPE_WINDOW_MS) this.ids.set(idKey(r.device_id, r.event_id), { eventId: r.event_id, at: r.received_ms });
+    if (r.kind === 'fall' && Date.now() - r.received_ms < DEDUPE_WINDOW_MS)
+      this.ids.set(idKey(r.device_id, r.event_id), { eventId: r.event_id, at: r.received_ms, facts: { event: r.event, prob: r.prob, location: r.location, tsMs: Number(BigInt(r.ts_ns) / 1_000_000n) } });
+  }
+
+  /** The event a device already stored under `clientEventId` within the retry window, if any. */
+  known(deviceId: string, clientEventId: string): KnownEvent | undefined {
+    const seen = this.ids.get(idKey(deviceId, clientEventId));
+    if (!seen || Date.now() - seen.at >= DEDUPE_WINDOW_MS) return undefined;
+    return { eventId: seen.eventId, facts: seen.facts };
   }
 
   /**
@@ -78,7 +101,7 @@ export class EventStore {
       }
       const { ts, ...body } = rec;
       // Reserve the id now so a concurrent retry of the same event is seen as a duplicate.
-      if (key && body.kind === 'fall') this.ids.set(key, { eventId: body.event_id, at: now });
+      if (key && body.kind === 'fall') this.ids.set(key, { eventId: body.event_id, at: now, facts: { event: body.event, prob: body.prob, location: body.location, tsMs: Math.round(ts * 1000) } });
       const stored = body as StoredEvent;
       stored.ts_ns = '';
       stored.seq = 0;
@@ -124,7 +147,7 @@ export class EventStore {
   }
 
   private saveSnapshot(): void {
-    const snap: Snapshot = { ids: [...this.ids].map(([k, v]) => [k, v.eventId, v.at]) };
+    const snap: Snapshot = { ids: [...this.ids].map(([k, v]) => (v.facts ? [k, v.eventId, v.at, [v.facts.event, v.facts.prob, v.facts.location, v.facts.tsMs]] : [k, v.eventId, v.at])) };
     writeFileAtomic(this.statePath, JSON.stringify(snap));
   }
 

@@ -12,14 +12,22 @@ export interface HaEndpoints {
   wsUrl: string;
   restBase: string;
   token: string;
+  /** Through the Supervisor's proxy (an add-on) or straight to Home Assistant (HA_BASE_URL). */
+  via?: 'supervisor' | 'direct';
 }
 
-/** Supervisor endpoints as an add-on; HA_BASE_URL + HA_TOKEN standalone; undefined without either. */
-export function haEndpoints(c: Config, env: NodeJS.ProcessEnv = process.env): HaEndpoints | undefined {
-  if (c.mode === 'addon' && env.SUPERVISOR_TOKEN) return { wsUrl: 'ws://supervisor/core/websocket', restBase: 'http://supervisor/core/api', token: env.SUPERVISOR_TOKEN };
+/**
+ * The Supervisor's proxy (http://supervisor/core/...) when the Supervisor gave us SUPERVISOR_TOKEN;
+ * HA_BASE_URL + HA_TOKEN standalone; undefined without either.
+ */
+export function haEndpoints(c: Config): HaEndpoints | undefined {
+  if (c.supervisor_token && (c.mode === 'addon' || !c.ha_base_url)) {
+    const base = c.supervisor_url.replace(/\/$/, '');
+    return { wsUrl: `${base.replace(/^http/, 'ws')}/core/websocket`, restBase: `${base}/core/api`, token: c.supervisor_token, via: 'supervisor' };
+  }
   if (c.ha_base_url && c.ha_token) {
     const base = c.ha_base_url.replace(/\/$/, '');
-    return { wsUrl: `${base.replace(/^http/, 'ws')}/api/websocket`, restBase: `${base}/api`, token: c.ha_token };
+    return { wsUrl: `${base.replace(/^http/, 'ws')}/api/websocket`, restBase: `${base}/api`, token: c.ha_token, via: 'direct' };
   }
   return undefined;
 }
@@ -71,9 +79,12 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
   }
 
   status(): ModuleStatus {
-    const detail = { connecting: 'connecting', connected: 'connected', disconnected: `disconnected; retrying${this.lastError ? ` (${this.lastError})` : ''}`, auth_invalid: 'Home Assistant refused the token (auth_invalid); check HA_TOKEN' }[this.state];
-    // Alerts wait in the outbox while Home Assistant is away, so this does not make the gateway unready.
-    return { ready: true, detail, state: this.state };
+    const refused = this.ep.via === 'supervisor' ? "the Supervisor refused the add-on's token (auth_invalid); restart the add-on" : 'Home Assistant refused the token (auth_invalid); check HA_TOKEN';
+    const detail = { connecting: 'connecting', connected: 'connected', disconnected: `disconnected; retrying${this.lastError ? ` (${this.lastError})` : ''}`, auth_invalid: refused }[this.state];
+    // Alerts wait in the outbox while Home Assistant is away, so this does not make the gateway
+    // unready; but nobody may be told about a fall, which a person must see.
+    const down = this.state === 'disconnected' || this.state === 'auth_invalid';
+    return { ready: true, detail, state: this.state, via: this.ep.via ?? 'direct', ...(down ? { warning: `Home Assistant unreachable: ${detail}` } : {}) };
   }
 
   /** Subscribes now and after every reconnect (the library re-subscribes on its own reconnects). */
@@ -83,11 +94,11 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
   }
 
   async callService(domain: string, service: string, data: Record<string, unknown>): Promise<void> {
-    await this.send({ type: 'call_service', domain, service, service_data: data });
+    await this.request({ type: 'call_service', domain, service, service_data: data });
   }
 
   async fireEvent(eventType: string, data: Record<string, unknown>): Promise<void> {
-    await this.send({ type: 'fire_event', event_type: eventType, event_data: data });
+    await this.request({ type: 'fire_event', event_type: eventType, event_data: data });
   }
 
   /** POST /api/states/<entity_id> (REST): creates or updates a state Home Assistant does not own. */
@@ -102,10 +113,11 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
     if (r.status !== 200 && r.status !== 201) throw new Error(`POST /api/states/${entityId}: HTTP ${r.status}`);
   }
 
-  private async send(msg: { type: string; [k: string]: unknown }): Promise<void> {
+  /** One websocket command; resolves with its result, rejects with Home Assistant's error. */
+  async request<T = unknown>(msg: { type: string; [k: string]: unknown }): Promise<T> {
     const conn = this.conn;
     if (!conn || !this.ready) throw new Error('Home Assistant is not connected');
-    await withTimeout(conn.sendMessagePromise(msg), this.o.requestTimeoutMs, `${String(msg.type)} timed out`);
+    return withTimeout(conn.sendMessagePromise<T>(msg), this.o.requestTimeoutMs, `${String(msg.type)} timed out`);
   }
 
   private async connect(): Promise<void> {
@@ -155,7 +167,7 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
     clearInterval(this.pingTimer);
     this.attempts++;
     if (err === ERR_INVALID_AUTH) {
-      if (this.state !== 'auth_invalid') this.log.error({ url: this.ep.wsUrl }, 'Home Assistant refused the access token (auth_invalid); check HA_TOKEN. Retrying every 5 minutes.');
+      if (this.state !== 'auth_invalid') this.log.error({ url: this.ep.wsUrl }, `${this.ep.via === 'supervisor' ? "The Supervisor refused the add-on's token" : 'Home Assistant refused the access token'} (auth_invalid)${this.ep.via === 'supervisor' ? '' : '; check HA_TOKEN'}. Retrying every 5 minutes.`);
       this.state = 'auth_invalid';
       this.schedule(300_000);
       return;

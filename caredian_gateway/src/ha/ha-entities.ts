@@ -1,9 +1,11 @@
 // Home Assistant entities per device through the REST states API: fall (on while an alert is
 // open), online and battery. Published on every change and again on every (re)connect.
+import type { DeviceConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { AlertView } from '../domain/alerts.js';
 import type { GatewayBus } from '../domain/bus-events.js';
 import type { DeviceState } from '../domain/devices.js';
+import { describeDevice } from '../domain/people.js';
 import type { HaClient } from './ha-client.js';
 import { Slugs } from './entity-ids.js';
 
@@ -18,6 +20,7 @@ export class HaEntities {
     private readonly bus: GatewayBus,
     private readonly devices: () => DeviceState[],
     private readonly log: Logger,
+    private readonly people: readonly DeviceConfig[] = [],
   ) {}
 
   start(): void {
@@ -49,6 +52,14 @@ export class HaEntities {
     return { fall: `binary_sensor.caredian_${slug}_fall`, online: `binary_sensor.caredian_${slug}_online`, battery: `sensor.caredian_${slug}_battery` };
   }
 
+  /** "Grandma Kim fall (Wrist band)", or "band-7 fall" for a device nobody is named for; and the people attributes. */
+  private naming(deviceId: string, what: string): { friendly_name: string; attrs: Record<string, unknown> } {
+    const d = describeDevice(this.people, deviceId);
+    const friendly_name = d.person ? `${d.person} ${what}${d.name !== deviceId ? ` (${d.name})` : ''}` : `${d.name} ${what}`;
+    const attrs = { ...(d.person ? { person: d.person } : {}), ...(d.name !== deviceId ? { device_name: d.name } : {}), ...(d.placement ? { placement: d.placement } : {}) };
+    return { friendly_name, attrs };
+  }
+
   private onReady = () => {
     void this.publishAll();
   };
@@ -65,7 +76,8 @@ export class HaEntities {
   private async publishFall(deviceId: string): Promise<void> {
     if (!this.ha.ready) return;
     const latest = this.latest.get(deviceId);
-    const attrs: Record<string, unknown> = { device_class: 'safety', friendly_name: `${deviceId} fall`, icon: 'mdi:human-handsdown', device_id: deviceId };
+    const n = this.naming(deviceId, 'fall');
+    const attrs: Record<string, unknown> = { device_class: 'safety', friendly_name: n.friendly_name, icon: 'mdi:human-handsdown', device_id: deviceId, ...n.attrs };
     if (latest) Object.assign(attrs, { location: latest.location, probability: latest.probability, source: latest.source, event_id: latest.id, time: latest.time, falls: latest.falls, acknowledged: latest.state === 'acknowledged', acknowledged_by: latest.acknowledged_by ?? null, acknowledged_at: latest.acknowledged_at ?? null, escalation_step: latest.escalation_step });
     await this.setState(this.entityIds(deviceId).fall, latest?.state === 'open' ? 'on' : 'off', attrs);
   }
@@ -73,9 +85,13 @@ export class HaEntities {
   private async publishDevice(d: DeviceState): Promise<void> {
     if (!this.ha.ready) return;
     const ids = this.entityIds(d.device_id);
-    await this.setState(ids.online, d.online ? 'on' : 'off', { device_class: 'connectivity', friendly_name: `${d.device_id} online`, device_id: d.device_id, last_seen: d.last_seen, location: d.location ?? null });
+    const online = this.naming(d.device_id, 'online');
+    await this.setState(ids.online, d.online ? 'on' : 'off', { device_class: 'connectivity', friendly_name: online.friendly_name, device_id: d.device_id, last_seen: d.last_seen, location: d.location ?? null, ...online.attrs });
     if (d.battery !== undefined) this.lastBattery.set(d.device_id, d.battery);
-    if (d.battery !== undefined) await this.setState(ids.battery, String(d.battery), { device_class: 'battery', unit_of_measurement: '%', state_class: 'measurement', friendly_name: `${d.device_id} battery`, device_id: d.device_id });
+    if (d.battery !== undefined) {
+      const battery = this.naming(d.device_id, 'battery');
+      await this.setState(ids.battery, String(d.battery), { device_class: 'battery', unit_of_measurement: '%', state_class: 'measurement', friendly_name: battery.friendly_name, device_id: d.device_id, ...battery.attrs });
+    }
   }
 
   private async setState(entityId: string, state: string, attrs: Record<string, unknown>): Promise<void> {

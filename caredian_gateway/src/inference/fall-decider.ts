@@ -2,7 +2,10 @@
 // windows is >= `threshold`, and a fall is the moment that has held for `sustainK` windows in a row.
 // `mode` combines that with what the device itself reports (/events/fall with event=fall);
 // `sensor_and_model` needs both within `andWindowSec`. After a decided fall, the device is quiet
-// for `cooldownSec`. All times are the events' own (epoch seconds), never arrival times.
+// for `cooldownSec`. All times are the events' own (epoch seconds), never arrival times, except
+// that a cooldown never starts later than the gateway's own clock: a device whose clock runs ahead
+// cannot extend it. An acknowledged alert ends the device's cooldown: a fall after help arrived is
+// a new emergency.
 
 export type DecisionMode = 'model_only' | 'sensor_only' | 'sensor_or_model' | 'sensor_and_model';
 
@@ -36,7 +39,11 @@ export class FallDecider {
 
   private s: DeciderSettings;
 
-  constructor(settings: DeciderSettings) {
+  constructor(
+    settings: DeciderSettings,
+    /** The gateway's clock, epoch seconds. */
+    private readonly clock: () => number = () => Date.now() / 1000,
+  ) {
     this.s = { ...settings };
   }
 
@@ -98,8 +105,16 @@ export class FallDecider {
   }
 
   private decide(d: DeviceState, x: Decision): Decision {
-    d.quietUntil = x.ts + this.s.cooldownSec;
+    d.quietUntil = Math.min(x.ts, this.clock()) + this.s.cooldownSec;
     return x;
+  }
+
+  /** Someone acknowledged the device's alert: its next fall decides again, cooldown or not. */
+  acknowledged(deviceId: string): void {
+    const d = this.devices.get(deviceId);
+    if (!d) return;
+    d.quietUntil = -Infinity;
+    d.pendingModel = d.pendingSensor = undefined;
   }
 
   /** Forgets the windows seen so far (after a gap in the data); the cooldown stays. */

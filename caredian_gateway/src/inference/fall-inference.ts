@@ -3,7 +3,7 @@
 // exactly this class. Chunks of one device are processed in order; devices run concurrently, so
 // their windows meet in the model's batches.
 import type { ModelMeta } from './model-meta.js';
-import { ImuStreams } from './imu-timeline.js';
+import { ImuStreams, ImuTimeline } from './imu-timeline.js';
 import type { Decision, FallDecider } from './fall-decider.js';
 import type { WindowModel } from './window-model.js';
 
@@ -29,14 +29,23 @@ export class FallInference {
     readonly meta: ModelMeta,
     private readonly model: WindowModel,
     private readonly decider: FallDecider,
-    o: { idleMs?: number; maxGapSec?: number } = {},
+    o: { idleMs?: number; maxGapSec?: number; maxDevices?: number; maxStateBytes?: number } = {},
   ) {
-    this.streams = new ImuStreams({ rateHz: meta.sample_rate_hz, windowSamples: meta.window_samples, hopSamples: meta.hop_samples, channels: meta.channels.length, maxGapSec: o.maxGapSec ?? 1 }, o.idleMs);
+    const spec = { rateHz: meta.sample_rate_hz, windowSamples: meta.window_samples, hopSamples: meta.hop_samples, channels: meta.channels.length, maxGapSec: o.maxGapSec ?? 1 };
+    const byMemory = o.maxStateBytes !== undefined ? Math.floor(o.maxStateBytes / ImuTimeline.bytesFor(spec)) : Infinity;
+    const maxStreams = Math.max(1, Math.min(o.maxDevices ?? Infinity, byMemory));
+    // An evicted device starts a fresh window when it sends again: smoothing and sustain start over (its cooldown stays).
+    this.streams = new ImuStreams(spec, o.idleMs, maxStreams, (id) => decider.restartRun(id));
     this.pick = meta.channels.map((c) => ({ source: c.source, axis: c.axis }));
   }
 
   get requiresGyro(): boolean {
     return this.meta.requires_gyro;
+  }
+
+  /** Epoch seconds of a chunk's first sample: its t0, else where the device's previous chunk ended, else now. */
+  chunkStart(deviceId: string, t0: number | undefined, nowSec = Date.now() / 1000): number {
+    return t0 ?? this.streams.peek(deviceId)?.nextStart ?? nowSec;
   }
 
   /** Feeds one chunk (already validated) and resolves with the falls it decided. */
@@ -53,7 +62,7 @@ export class FallInference {
 
   private async process(deviceId: string, chunk: ImuChunk, nowSec: number): Promise<ChunkOutcome> {
     const samples = chunk.acc.map((a, i) => this.pick.map((p) => (p.source === 'acc' ? a[p.axis]! : chunk.gyro![i]![p.axis]!)));
-    const stream = this.streams.get(deviceId);
+    const stream = this.streams.get(deviceId, nowSec * 1000);
     const restarts = stream.restarts;
     const { accepted, windows } = stream.push({ t0: chunk.t0, rateHz: chunk.rateHz, samples }, nowSec);
     // Windows before and after a gap are not consecutive: smoothing and sustain start again.

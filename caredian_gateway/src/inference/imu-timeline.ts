@@ -55,6 +55,16 @@ export class ImuTimeline {
     this.ring = new Float32Array(spec.windowSamples * spec.channels);
   }
 
+  /** About what one timeline holds in memory: its ring, the last sample, and bookkeeping (measured). */
+  static bytesFor(spec: TimelineSpec): number {
+    return spec.windowSamples * spec.channels * 4 + spec.channels * 16 + 1024;
+  }
+
+  /** Epoch seconds at which a chunk without t0 would start, if one is expected. */
+  get nextStart(): number | undefined {
+    return this.expectedNext !== undefined && this.base !== undefined ? this.base + this.expectedNext : undefined;
+  }
+
   push(chunk: Chunk, nowSec = Date.now() / 1000): PushResult {
     const { channels, rateHz } = this.spec;
     const dt = 1 / chunk.rateHz;
@@ -111,18 +121,58 @@ export class ImuTimeline {
   }
 }
 
-/** Per-device timelines, dropping devices idle for longer than `idleMs`. */
+/** A stream evicted while its device was still sending counts as active this long after its last chunk. */
+const ACTIVE_MS = 60_000;
+
+/**
+ * Per-device timelines, at most `maxStreams` (the memory budget divided by one timeline's bytes):
+ * a new device beyond that evicts the device that sent least recently. Devices idle for longer
+ * than `idleMs` are dropped by the sweep.
+ */
 export class ImuStreams {
+  /** In order of use, least recent first. */
   private streams = new Map<string, ImuTimeline>();
+  readonly bytesPerStream: number;
+  evicted = 0;
+  /** When a stream of a device that was still sending was last evicted (epoch ms). */
+  lastActiveEvictionMs?: number;
+
   constructor(
     private readonly spec: TimelineSpec,
     private readonly idleMs = 10 * 60_000,
-  ) {}
+    readonly maxStreams = Infinity,
+    private readonly onEvict?: (deviceId: string) => void,
+  ) {
+    this.bytesPerStream = ImuTimeline.bytesFor(spec);
+  }
 
-  get(deviceId: string): ImuTimeline {
+  get(deviceId: string, nowMs = Date.now()): ImuTimeline {
     let s = this.streams.get(deviceId);
-    if (!s) this.streams.set(deviceId, (s = new ImuTimeline(this.spec)));
+    if (s) {
+      this.streams.delete(deviceId);
+      this.streams.set(deviceId, s);
+      return s;
+    }
+    while (this.streams.size >= this.maxStreams) this.evictOldest(nowMs);
+    this.streams.set(deviceId, (s = new ImuTimeline(this.spec)));
     return s;
+  }
+
+  /** The device's timeline without counting it as used. */
+  peek(deviceId: string): ImuTimeline | undefined {
+    return this.streams.get(deviceId);
+  }
+
+  private evictOldest(nowMs: number): void {
+    const [id, s] = this.streams.entries().next().value!;
+    this.streams.delete(id);
+    this.evicted++;
+    if (nowMs - s.lastActivityMs < ACTIVE_MS) this.lastActiveEvictionMs = nowMs;
+    this.onEvict?.(id);
+  }
+
+  get bytes(): number {
+    return this.streams.size * this.bytesPerStream;
   }
 
   delete(deviceId: string): void {

@@ -8,6 +8,7 @@ import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
+import type { GatewayBus } from '../domain/bus-events.js';
 import { FallDecider, type DecisionMode } from './fall-decider.js';
 import { FallInference } from './fall-inference.js';
 import { metaPathFor, readModelMeta, type ModelMeta } from './model-meta.js';
@@ -15,6 +16,8 @@ import { OnnxWindowModel } from './window-model.js';
 
 export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/fallnet.onnx', import.meta.url));
 const SWEEP_MS = 60_000;
+/** How long the status warns after the motion state cap evicted a device that was still streaming. */
+const EVICTION_WARN_MS = 10 * 60_000;
 /** Decision knobs when no model metadata is available (sensor reports only). */
 const NO_MODEL = { threshold: 0.5, smooth_k: 1, sustain_k: 1 };
 
@@ -28,10 +31,13 @@ export class FallInferenceModule implements GatewayModule {
   private runtime?: FallInference;
   private problem?: string;
   private timer?: NodeJS.Timeout;
+  private unsubscribe?: () => void;
 
   constructor(
     private readonly c: Config,
     private readonly log: Logger,
+    /** Tells the decider of acknowledged alerts (a fall after help arrived alerts again). */
+    private readonly bus?: GatewayBus,
   ) {
     this.modelPath = c.fall_model_path ?? DEFAULT_MODEL_PATH;
     this.metaPath = c.fall_meta_path ?? metaPathFor(this.modelPath);
@@ -70,6 +76,9 @@ export class FallInferenceModule implements GatewayModule {
   }
 
   async start(): Promise<void> {
+    this.unsubscribe = this.bus?.on('alert.notice', (n) => {
+      if (n.type === 'fall_acknowledged' && !n.alert.test) this.decider.acknowledged(n.alert.device_id);
+    });
     const wanted = this.c.fall_decision_mode;
     if (!this.c.fall_inference_enabled) {
       if (wanted !== this.decider.mode) this.log.warn({ fall_decision_mode: wanted }, 'fall inference is disabled: falls reported by devices alert on their own (sensor_only)');
@@ -81,7 +90,7 @@ export class FallInferenceModule implements GatewayModule {
     if (!this.problem) {
       try {
         this.model = await OnnxWindowModel.load(this.modelPath, this.meta!);
-        this.runtime = new FallInference(this.meta!, this.model, this.decider);
+        this.runtime = new FallInference(this.meta!, this.model, this.decider, { maxDevices: this.c.max_devices, maxStateBytes: this.c.imu_state_max_mb * 1024 * 1024 });
         this.decider.setMode(wanted);
         this.timer = setInterval(() => this.runtime?.sweep(), SWEEP_MS);
         this.timer.unref();
@@ -96,6 +105,7 @@ export class FallInferenceModule implements GatewayModule {
   }
 
   async stop(): Promise<void> {
+    this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     this.runtime = undefined;
     await this.model?.close();
@@ -106,6 +116,10 @@ export class FallInferenceModule implements GatewayModule {
     if (!this.c.fall_inference_enabled) return { ready: true, detail: 'disabled', mode: this.decider.mode };
     if (!this.runtime) return { ready: false, detail: this.unavailable(), mode: this.decider.mode };
     const d = this.decider.settings;
-    return { ready: true, detail: `${this.meta!.name} ${this.meta!.version}`, mode: d.mode, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, devices: this.runtime.streams.size, windows_scored: this.model!.stats.windows, batches: this.model!.stats.runs };
+    const st = this.runtime.streams;
+    const base = { ready: true, detail: `${this.meta!.name} ${this.meta!.version}`, mode: d.mode, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, devices: st.size, max_devices: st.maxStreams, state_bytes: st.bytes, evicted: st.evicted, windows_scored: this.model!.stats.windows, batches: this.model!.stats.runs };
+    if (st.lastActiveEvictionMs !== undefined && Date.now() - st.lastActiveEvictionMs < EVICTION_WARN_MS)
+      return { ...base, warning: `more devices stream motion data than the model's memory holds (${st.maxStreams} devices, imu_state_max_mb / max_devices): devices sending least recently lose their window, and their falls may be decided late or missed` };
+    return base;
   }
 }

@@ -33,6 +33,7 @@ export class InfluxWriter implements GatewayModule {
   private state: { ready: boolean; detail: string } = { ready: false, detail: 'starting' };
   private written = 0;
   private deadLettered = 0;
+  private lastDeadLetterReason?: string;
   private dbChecked = false;
   private offCommitted?: () => void;
   private readonly cursorPath: string;
@@ -69,13 +70,16 @@ export class InfluxWriter implements GatewayModule {
   }
 
   status(): ModuleStatus {
-    return {
+    const s: ModuleStatus = {
       ...this.state,
       cursor: this.cursor,
       backlog: Math.max(0, this.store.lastCommittedSeq - this.cursor),
       written: this.written,
       dead_lettered: this.deadLettered,
     };
+    // Not in InfluxDB, and no longer in the log once its segment is released: a person must know.
+    if (this.deadLettered) s.warning = `InfluxDB refused ${this.deadLettered} point(s) since start; they are kept only in ${this.deadLetterPath} (last reason: ${this.lastDeadLetterReason})`;
+    return s;
   }
 
   private onCommitted = () => this.wake?.();
@@ -196,6 +200,7 @@ export class InfluxWriter implements GatewayModule {
       closeSync(fd);
     }
     this.deadLettered++;
+    this.lastDeadLetterReason = reason.slice(0, 200);
     this.log.error({ seq: r.seq, kind: r.kind, device_id: r.device_id, reason }, 'InfluxDB rejected a point; moved to dead-letter file');
   }
 }

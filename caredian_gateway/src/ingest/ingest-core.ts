@@ -1,38 +1,93 @@
 // The ingest core: a fall report, a heartbeat or an IMU chunk from an identified device, validated,
-// decided (the sensor/model decision policy), stored durably, and answered with a typed outcome.
-// It knows no transport: HTTP, MQTT and Home Assistant inputs call it and map the outcome.
+// checked against who may speak for the device and the device caps, decided (the sensor/model
+// decision policy), stored durably, and answered with a typed outcome. It knows no transport:
+// HTTP, MQTT and Home Assistant inputs call it and map the outcome, so they share every check.
 import { randomUUID } from 'node:crypto';
+import type { ClientConfig, Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
+import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import type { NewRecord } from '../domain/records.js';
-import type { EventStore } from '../events/event-store.js';
-import { FallEventSchema, HeartbeatSchema } from '../events/schemas.js';
+import type { EventStore, KnownEvent } from '../events/event-store.js';
+import { FallEventSchema, HeartbeatSchema, type FallEventBody } from '../events/schemas.js';
 import { zodProblems } from '../core/zod-problems.js';
 import type { FallInferenceModule } from '../inference/inference-module.js';
 import { parseImuBody } from '../inference/imu-schema.js';
-import { storeFailure, type DeviceIdentity, type FallStored, type ImuProcessed, type Outcome } from './outcomes.js';
+import { DeviceAdmission, type KnownDevices } from './device-admission.js';
+import { DeviceOwnership } from './device-ownership.js';
+import { storeFailure, type AlertBrief, type DeviceIdentity, type FallStored, type ImuProcessed, type Outcome } from './outcomes.js';
+
+export interface IngestSettings {
+  locationDefault: string;
+  /** The configured clients, with the devices each may post for. */
+  clients: ClientConfig[];
+  maxDevices: number;
+  maxNewDevicesPerMin: number;
+  /** How far ahead of the gateway's clock a device's ts / t0 may be. */
+  maxFutureSkewSec: number;
+}
 
 export interface IngestCoreDeps {
   store: EventStore;
   inference: FallInferenceModule;
-  locationDefault: string;
+  /** The devices the gateway keeps (the registry): anything else is a new device. */
+  known: KnownDevices;
+  settings: IngestSettings;
   log: Logger;
+  /** The alert a just-stored fall opened or joined (the alert service hears of it before the store resolves). */
+  alertFor?: (eventId: string, deviceId: string) => AlertBrief | undefined;
+  /** Watches motion after a decided fall (stillness raises the alarm at once). */
+  motion?: { feed(deviceId: string, t0: number, rateHz: number, acc: number[][]): void };
 }
 
 type FallRec = NewRecord & { kind: 'fall' };
 
-export class IngestCore {
+export class IngestCore implements GatewayModule {
+  readonly name = 'ingest';
   /** Model-decided falls that could not be stored yet: stored with the device's next chunk. */
   private owed = new Map<string, FallRec[]>();
+  private readonly ownership: DeviceOwnership;
+  private readonly admission: DeviceAdmission;
+  private notOwned = 0;
 
-  constructor(private readonly d: IngestCoreDeps) {}
+  static settings(c: Config): IngestSettings {
+    return { locationDefault: c.location_default, clients: c.cc_clients, maxDevices: c.max_devices, maxNewDevicesPerMin: c.max_new_devices_per_min, maxFutureSkewSec: c.max_future_skew_sec };
+  }
+
+  constructor(private readonly d: IngestCoreDeps) {
+    this.ownership = new DeviceOwnership(d.settings.clients);
+    this.admission = new DeviceAdmission(d.known, { maxDevices: d.settings.maxDevices, maxNewPerMin: d.settings.maxNewDevicesPerMin }, d.log.child({ module: 'ingest' }));
+  }
+
+  async start(): Promise<void> {}
+  async stop(): Promise<void> {}
+
+  status(): ModuleStatus {
+    const { warning, ...a } = this.admission.status();
+    return { ready: true, detail: `${a.devices} of at most ${a.max_devices} devices`, ...a, refused_not_owned: this.notOwned, ...(warning ? { warning } : {}) };
+  }
 
   async reportFall(who: DeviceIdentity, body: unknown): Promise<Outcome<FallStored>> {
     const parsed = FallEventSchema.safeParse(body);
     if (!parsed.success) return { kind: 'invalid', problems: zodProblems(parsed.error) };
     const b = parsed.data;
+    const denied = this.checkOwner(who, b.device_id);
+    if (denied) return denied;
+    if (b.ts !== undefined) {
+      const ahead = this.aheadOfClock(b.ts);
+      if (ahead) return { kind: 'invalid', problems: [`ts: is ${ahead} s in the future by the gateway's clock; at most ${this.d.settings.maxFutureSkewSec} s is accepted (max_future_skew_sec): check the device's clock`] };
+    }
+    // A retry is answered before anything is decided: it never starts or extends a cooldown.
+    if (b.event_id !== undefined) {
+      const known = this.d.store.known(b.device_id, b.event_id);
+      if (known) return this.withAlert(retryOutcome(known, b), b.device_id);
+    }
+    const limited = this.admit(who, b.device_id);
+    if (limited) return limited;
     const ts = b.ts ?? Date.now() / 1000;
     const decider = this.d.inference.decider;
     // The sensor's vote. Undone if the event cannot be stored, so the device's retry is judged afresh.
+    // From the retry check above to the store reserving the event id nothing awaits, so a
+    // concurrent retry of this event sees it as known.
     const before = b.event === 'fall' ? decider.snapshot(b.device_id) : undefined;
     const decision = b.event === 'fall' ? decider.onSensorFall(b.device_id, ts, b.prob) : undefined;
     try {
@@ -40,7 +95,7 @@ export class IngestCore {
         {
           kind: 'fall',
           device_id: b.device_id,
-          location: b.location ?? this.d.locationDefault,
+          location: b.location ?? this.d.settings.locationDefault,
           event: b.event,
           prob: b.prob,
           ts,
@@ -51,7 +106,9 @@ export class IngestCore {
         },
         b.event_id,
       );
-      const value = { event_id: event.kind === 'fall' ? event.event_id : '' };
+      const eventId = event.kind === 'fall' ? event.event_id : '';
+      const alert = b.event === 'fall' || b.event === 'help' || b.event === 'sos' ? this.d.alertFor?.(eventId, b.device_id) : undefined;
+      const value: FallStored = { event_id: eventId, ...(alert ? { alert } : {}) };
       if (b.event === 'fall' && !duplicate) this.d.log.warn({ device_id: b.device_id, event_id: value.event_id, prob: b.prob, decided: decision !== undefined, via: who.via }, 'fall reported by a device');
       return { kind: duplicate ? 'duplicate' : 'stored', value };
     } catch (err) {
@@ -63,6 +120,8 @@ export class IngestCore {
   async heartbeat(who: DeviceIdentity, body: unknown): Promise<Outcome<null>> {
     const parsed = HeartbeatSchema.safeParse(body);
     if (!parsed.success) return { kind: 'invalid', problems: zodProblems(parsed.error) };
+    const refused = this.checkOwner(who, parsed.data.device_id) ?? this.admit(who, parsed.data.device_id);
+    if (refused) return refused;
     try {
       await this.d.store.ingest({ kind: 'heartbeat', ...parsed.data, client_id: who.clientId, ts: Date.now() / 1000 });
       return { kind: 'stored', value: null };
@@ -81,9 +140,20 @@ export class IngestCore {
     if (!inf) return { kind: 'unavailable', error: 'inference_unavailable', description: this.d.inference.unavailable() };
     const parsed = parseImuBody(body, inf.requiresGyro);
     if (!parsed.ok) return { kind: 'invalid', problems: parsed.problems };
+    const b = parsed.body;
+    const denied = this.checkOwner(who, b.device_id);
+    if (denied) return denied;
+    // The last sample is what would land on the device's timeline: a later chunk at the right time would be dropped as already received.
+    const chunkStart = inf.chunkStart(b.device_id, b.t0);
+    const ahead = this.aheadOfClock(chunkStart + (b.acc.length - 1) / b.rate_hz);
+    if (ahead) {
+      const max = `at most ${this.d.settings.maxFutureSkewSec} s is accepted (max_future_skew_sec)`;
+      return { kind: 'invalid', problems: [b.t0 !== undefined ? `t0: the chunk's last sample is ${ahead} s in the future by the gateway's clock; ${max}: check the device's clock` : `t0: without t0 this chunk continues the previous one and would end ${ahead} s in the future by the gateway's clock; ${max}: send t0, or send no faster than real time`] };
+    }
     // With the log full, a decided fall could not be stored: nothing is fed until there is room.
     if (this.d.store.full) return { kind: 'backpressure', retryAfterSec: 5 };
-    const b = parsed.body;
+    const limited = this.admit(who, b.device_id);
+    if (limited) return limited;
     let outcome;
     try {
       outcome = await inf.ingest(b.device_id, { t0: b.t0, rateHz: b.rate_hz, acc: b.acc, gyro: b.gyro });
@@ -93,7 +163,7 @@ export class IngestCore {
     }
     const recs: FallRec[] = [...(this.owed.get(b.device_id) ?? [])];
     for (const x of outcome.decisions) {
-      recs.push({ kind: 'fall', device_id: b.device_id, location: b.location ?? this.d.locationDefault, event: 'fall', prob: round(x.prob), ts: x.ts, event_id: randomUUID(), source: x.source, decided: true, client_id: who.clientId });
+      recs.push({ kind: 'fall', device_id: b.device_id, location: b.location ?? this.d.settings.locationDefault, event: 'fall', prob: round(x.prob), ts: x.ts, event_id: randomUUID(), source: x.source, decided: true, client_id: who.clientId });
       this.d.log.warn({ device_id: b.device_id, ts: x.ts, prob: x.prob, source: x.source, via: who.via }, 'fall decided from IMU stream');
     }
     if (recs.length) {
@@ -105,7 +175,38 @@ export class IngestCore {
         return this.failed(err);
       }
     }
-    return { kind: 'stored', value: { accepted: outcome.accepted, falls: recs.map((r) => ({ id: r.event_id, ts: r.ts, prob: r.prob, source: r.source })) } };
+    // After a decided fall, the same samples say whether the wearer lies still or moves again.
+    this.d.motion?.feed(b.device_id, chunkStart, b.rate_hz, b.acc);
+    const falls = recs.map((r) => {
+      const alert = this.d.alertFor?.(r.event_id, r.device_id);
+      return { id: r.event_id, ts: r.ts, prob: r.prob, source: r.source, ...(alert ? { alert } : {}) };
+    });
+    const last = falls.at(-1)?.alert;
+    return { kind: 'stored', value: { accepted: outcome.accepted, falls, ...(last ? { alert: last } : {}) } };
+  }
+
+  private checkOwner(who: DeviceIdentity, deviceId: string): Outcome<never> | undefined {
+    if (this.ownership.allows(who.clientId, deviceId)) return undefined;
+    this.notOwned++;
+    return { kind: 'forbidden', error: 'device_not_allowed', description: `client "${who.clientId}" may not post for device "${deviceId}": a client posts for the device id equal to its client id, or for the devices its configuration lists (devices)` };
+  }
+
+  private admit(who: DeviceIdentity, deviceId: string): Outcome<never> | undefined {
+    const r = this.admission.admit(who.clientId, deviceId);
+    return r && { kind: 'limited', error: 'device_limit', description: r.description, limit: r.limit, retryAfterSec: r.retryAfterSec };
+  }
+
+  /** Whole seconds `ts` is ahead of the gateway's clock beyond the tolerance, or 0. */
+  private aheadOfClock(ts: number): number {
+    const ahead = ts - Date.now() / 1000;
+    return ahead > this.d.settings.maxFutureSkewSec ? Math.ceil(ahead) : 0;
+  }
+
+  /** A retry is told of the alert its first try opened, like the first try was. */
+  private withAlert(o: Outcome<FallStored>, deviceId: string): Outcome<FallStored> {
+    if (o.kind !== 'duplicate') return o;
+    const alert = this.d.alertFor?.(o.value.event_id, deviceId);
+    return alert ? { kind: 'duplicate', value: { ...o.value, alert } } : o;
   }
 
   private failed(err: unknown): Outcome<never> {
@@ -113,6 +214,25 @@ export class IngestCore {
     if (o.kind === 'unavailable') this.d.log.error({ err }, 'could not store event');
     return o;
   }
+}
+
+/**
+ * A report reusing an event id the device already stored. Identical (a retry) when event and prob
+ * are the same, and location and ts too where the retry gives them (ts to the millisecond; a field
+ * the retry leaves out was filled in by the gateway): answered as a duplicate. Anything else is a
+ * different event under a used id: a conflict, so it is neither dropped silently nor stored.
+ */
+function retryOutcome(known: KnownEvent, b: FallEventBody): Outcome<FallStored> {
+  const f = known.facts;
+  // Ids from a snapshot written before the facts were kept: nothing to compare.
+  if (!f) return { kind: 'duplicate', value: { event_id: known.eventId } };
+  const differ: string[] = [];
+  if (f.event !== b.event) differ.push('event');
+  if (f.prob !== b.prob) differ.push('prob');
+  if (b.location !== undefined && f.location !== b.location) differ.push('location');
+  if (b.ts !== undefined && Math.round(b.ts * 1000) !== f.tsMs) differ.push('ts');
+  if (!differ.length) return { kind: 'duplicate', value: { event_id: known.eventId } };
+  return { kind: 'conflict', eventId: known.eventId, reason: `event_id "${known.eventId}" was already used by this device for a different event (${differ.join(', ')} differ); a new event needs a new event_id` };
 }
 
 const round = (p: number) => Math.round(p * 1e4) / 1e4;

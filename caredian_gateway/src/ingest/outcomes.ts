@@ -4,6 +4,7 @@ import { BackpressureError } from '../events/event-log.js';
 
 /** Who is speaking: the authenticated client behind a request or message. */
 export interface DeviceIdentity {
+  /** A configured client (cc_clients): the devices it may post for and its new-device rate are by client. */
   clientId: string;
   via: 'http' | 'mqtt' | 'home_assistant';
 }
@@ -18,15 +19,28 @@ export type Outcome<T> =
   | { kind: 'backpressure'; retryAfterSec: number }
   /** Storage failing or the model unavailable: nothing was stored. */
   | { kind: 'unavailable'; error: string; description: string; retryAfterSec?: number }
-  | { kind: 'forbidden'; error: string; description: string };
+  | { kind: 'forbidden'; error: string; description: string }
+  /** A cap on devices (max_devices, new devices per minute): nothing was stored. */
+  | { kind: 'limited'; error: string; description: string; limit: string; retryAfterSec?: number };
+
+/** The alert a stored fall opened (or joined), as the device is told: pending means it can still cancel. */
+export interface AlertBrief {
+  id: string;
+  state: string;
+  /** While pending: the wearer's "I'm OK" must come before this (ISO 8601). */
+  cancel_before?: string;
+}
 
 export interface FallStored {
   event_id: string;
+  alert?: AlertBrief;
 }
 
 export interface ImuProcessed {
   accepted: number;
-  falls: { id: string; ts: number; prob: number; source: 'model' | 'sensor' | 'both' }[];
+  falls: { id: string; ts: number; prob: number; source: 'model' | 'sensor' | 'both'; alert?: AlertBrief }[];
+  /** The alert of the chunk's last decided fall. */
+  alert?: AlertBrief;
 }
 
 /** A failure to store, as an outcome: backpressure, or storage unavailable. */

@@ -5,7 +5,7 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
+import { isDiskFull, writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
 import type { ApiKeyConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 
@@ -47,6 +47,8 @@ export class ApiKeyStore {
   private master!: Buffer;
   private saveTimer?: NodeJS.Timeout;
   private saving?: Promise<void>;
+  /** What the file holds, as far as this store knows: an unchanged store is not written again. */
+  private written?: string;
   private readonly path: string;
   private readonly masterPath: string;
 
@@ -64,7 +66,10 @@ export class ApiKeyStore {
       this.master = randomBytes(32);
       writeFileAtomic(this.masterPath, this.master.toString('base64'), 0o600);
     }
-    if (existsSync(this.path)) for (const k of JSON.parse(readFileSync(this.path, 'utf8')) as StoredKey[]) this.keys.set(k.name, k);
+    if (existsSync(this.path)) {
+      this.written = readFileSync(this.path, 'utf8');
+      for (const k of JSON.parse(this.written) as StoredKey[]) this.keys.set(k.name, k);
+    }
     const wanted = new Set(configured.map((c) => c.name));
     // Configured keys: added or updated from the options; a revocation made on the admin API sticks.
     for (const c of configured) {
@@ -79,7 +84,8 @@ export class ApiKeyStore {
     // A key removed from the options is gone.
     for (const [name, k] of this.keys) if (k.configured && !wanted.has(name)) this.keys.delete(name);
     this.reindex();
-    this.saveNow();
+    // At start the gateway must come up even on a full disk: the keys work from memory meanwhile.
+    this.saveNow(true);
   }
 
   list(): KeyInfo[] {
@@ -137,7 +143,7 @@ export class ApiKeyStore {
     if (this.saveTimer) clearTimeout(this.saveTimer);
     this.saveTimer = undefined;
     await this.saving;
-    this.saveNow();
+    this.saveNow(true);
   }
 
   private fingerprint(key: string): string {
@@ -174,7 +180,16 @@ export class ApiKeyStore {
     return JSON.stringify([...this.keys.values()], null, 1);
   }
 
-  private saveNow(): void {
-    writeFileAtomic(this.path, this.serialize(), 0o600);
+  /** Writes the keys if they changed since the last write; `tolerateFull`: a full disk is logged, not thrown. */
+  private saveNow(tolerateFull = false): void {
+    const data = this.serialize();
+    if (data === this.written) return;
+    try {
+      writeFileAtomic(this.path, data, 0o600);
+      this.written = data;
+    } catch (err) {
+      if (!tolerateFull || !isDiskFull(err)) throw err;
+      this.log.error({ path: this.path }, 'disk full: API keys are kept in memory and saved when there is space');
+    }
   }
 }

@@ -6,10 +6,11 @@ import type { UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
 import type { ApiKeyStore, KeyMatch } from './api-key-store.js';
-import { ReplayCache, verifySignedRequest } from './signature.js';
+import { verifySignedRequest, type ReplayGuard } from './signature.js';
+import { checkForwardPath } from './forward-path.js';
+import { hopByHopNames } from './hop-by-hop.js';
 import { readBodyLimited } from '../http/read-body.js';
 
-const HOP_BY_HOP = new Set(['connection', 'keep-alive', 'proxy-authenticate', 'proxy-authorization', 'te', 'trailer', 'transfer-encoding', 'upgrade', 'proxy-connection']);
 // Never forwarded upstream: the client's credentials for this gateway.
 const CREDENTIALS = new Set(['authorization', 'x-auth-token', 'cookie']);
 const METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE']);
@@ -17,22 +18,35 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._:@-]{0,63}$/;
 
 interface Route {
   upstream: UpstreamConfig;
-  target: URL;
+  origin: string;
+  /** The upstream's base path followed by the rest of the path and the query, both as sent. */
+  path: string;
+}
+
+interface Upstream {
+  config: UpstreamConfig;
+  origin: string;
+  /** Without a trailing slash. */
+  basePath: string;
+  baseSearch: string;
 }
 
 export class ProxyHandler {
-  private upstreams = new Map<string, UpstreamConfig>();
-  private readonly replay = new ReplayCache();
+  private upstreams = new Map<string, Upstream>();
   /** One keep-alive connection pool per upstream origin (undici: far less per-request work than node:http's client). */
   private readonly pools = new Map<string, Pool>();
 
   constructor(
     upstreams: UpstreamConfig[],
     private readonly keys: ApiKeyStore,
+    private readonly replay: ReplayGuard,
     private readonly store: EventStore,
     private readonly log: Logger,
   ) {
-    for (const u of upstreams) this.upstreams.set(u.name, u);
+    for (const u of upstreams) {
+      const base = new URL(u.url);
+      this.upstreams.set(u.name, { config: u, origin: base.origin, basePath: base.pathname.replace(/\/$/, ''), baseSearch: base.search });
+    }
   }
 
   get upstreamNames(): string[] {
@@ -51,29 +65,30 @@ export class ProxyHandler {
     return true;
   }
 
-  private route(url: string): Route | undefined {
+  /**
+   * The upstream and the exact path to send it. The path is never re-parsed as a URL (that would
+   * resolve `.%2e` and backslashes): it is the base path plus the rest as sent, once checked.
+   */
+  private route(url: string): Route | { status: 404 | 400; error: string; description: string } {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q);
     const m = /^\/proxy\/([^/]+)(\/.*)?$/.exec(path);
-    if (!m || !NAME.test(m[1]!)) return undefined;
-    const upstream = this.upstreams.get(m[1]!);
-    if (!upstream) return undefined;
-    const rest = m[2] ?? '';
-    if (rest.split('/').some((seg) => seg === '..' || seg === '.' || /%2e%2e|%2f/i.test(seg))) return undefined;
-    const target = new URL(upstream.url);
-    target.pathname = target.pathname.replace(/\/$/, '') + rest;
-    if (query) target.search = query;
-    return { upstream, target };
+    const upstream = m && NAME.test(m[1]!) ? this.upstreams.get(m[1]!) : undefined;
+    if (!upstream) return { status: 404, error: 'unknown_upstream', description: 'no upstream with that name' };
+    const rest = m![2] ?? '';
+    const check = checkForwardPath(rest);
+    if (!check.ok) return { status: 400, error: 'invalid_path', description: `${check.why}; the path must stay under the upstream's base path` };
+    return { upstream: upstream.config, origin: upstream.origin, path: upstream.basePath + rest + (query || upstream.baseSearch) };
   }
 
   private async serve(req: IncomingMessage, res: ServerResponse, url: string): Promise<void> {
     const started = performance.now();
     const startedMs = Date.now();
     const route = this.route(url);
-    if (!route) {
+    if (!('upstream' in route)) {
       req.resume();
-      send(res, 404, 'unknown_upstream', 'no upstream with that name');
+      send(res, route.status, route.error, route.description);
       return;
     }
     const method = req.method ?? 'GET';
@@ -113,7 +128,15 @@ export class ProxyHandler {
     if (!body) return tooLarge(limit);
     if (route.upstream.require_signature) {
       const token = req.headers['x-auth-token'];
-      const v = await verifySignedRequest(typeof token === 'string' ? token : undefined, key.secret, key.name, { body, method, pathAndQuery: url }, this.replay);
+      let v: Awaited<ReturnType<typeof verifySignedRequest>>;
+      try {
+        v = await verifySignedRequest(typeof token === 'string' ? token : undefined, key.secret, key.name, { body, method, pathAndQuery: url }, this.replay);
+      } catch (err) {
+        // The one-time id could not be made durable: refuse rather than risk a replay after a restart.
+        this.log.error({ err }, 'could not record a signed request id');
+        usage(503, body.length, send(res, 503, 'replay_store_unavailable', 'the request could not be recorded against replay; try again with a new jti'), true);
+        return;
+      }
       if (!v.ok) {
         usage(401, body.length, send(res, 401, v.reason, v.description), true);
         return;
@@ -134,13 +157,14 @@ export class ProxyHandler {
   }
 
   private forward(req: IncomingMessage, res: ServerResponse, route: Route, body: Buffer, done: (status: number, resBytes: number, failed: boolean) => void): void {
-    const { target, upstream } = route;
+    const { upstream } = route;
+    const hop = hopByHopNames(req.headers.connection);
     const headers: Record<string, string> = {};
     for (const [k, v] of Object.entries(req.headers)) {
-      if (HOP_BY_HOP.has(k) || CREDENTIALS.has(k) || k === 'host' || k === 'content-length' || v === undefined) continue;
+      if (hop.has(k) || CREDENTIALS.has(k) || k === 'host' || k === 'content-length' || v === undefined) continue;
       headers[k] = Array.isArray(v) ? v.join(', ') : v;
     }
-    const prior = req.headers['x-forwarded-for'];
+    const prior = hop.has('x-forwarded-for') ? undefined : req.headers['x-forwarded-for'];
     headers['x-forwarded-for'] = prior ? `${String(prior)}, ${req.socket.remoteAddress ?? ''}` : (req.socket.remoteAddress ?? '');
     headers['x-forwarded-proto'] = 'encrypted' in req.socket && req.socket.encrypted ? 'https' : 'http';
     if (req.headers.host) headers['x-forwarded-host'] = req.headers.host;
@@ -150,10 +174,10 @@ export class ProxyHandler {
       finished = true;
       done(status, resBytes, failed);
     };
-    this.pool(target.origin)
+    this.pool(route.origin)
       .request({
-        origin: target.origin,
-        path: target.pathname + target.search,
+        origin: route.origin,
+        path: route.path,
         method: req.method as 'POST',
         headers,
         body,
@@ -164,7 +188,8 @@ export class ProxyHandler {
       .then(
         ({ statusCode, headers: upHeaders, body: upBody }) => {
           const out: OutgoingHttpHeaders = {};
-          for (const [k, v] of Object.entries(upHeaders)) if (!HOP_BY_HOP.has(k) && v !== undefined) out[k] = v;
+          const upHop = hopByHopNames(upHeaders.connection);
+          for (const [k, v] of Object.entries(upHeaders)) if (!upHop.has(k) && v !== undefined) out[k] = v;
           res.writeHead(statusCode, out);
           let bytes = 0;
           upBody.on('data', (c: Buffer) => (bytes += c.length));

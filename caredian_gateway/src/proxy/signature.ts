@@ -19,26 +19,13 @@ export function bodyHash(body: Buffer): string {
   return createHash('sha256').update(body).digest('base64url');
 }
 
-/** Remembers (key, jti) pairs until they could no longer pass the iat window. */
-export class ReplayCache {
-  private seen = new Map<string, number>();
-  constructor(private readonly max = 1_000_000) {}
+/** How long an accepted (key, jti) pair must be remembered: until its iat could no longer pass. */
+export const REPLAY_WINDOW_S = 2 * MAX_SKEW_S;
 
-  /** Records the pair; false if it was already there. */
-  add(key: string, jti: string, nowS: number): boolean {
-    this.sweep(nowS);
-    const k = `${key}\u0000${jti}`;
-    if (this.seen.has(k)) return false;
-    this.seen.set(k, nowS + 2 * MAX_SKEW_S);
-    return true;
-  }
-
-  private sweep(nowS: number): void {
-    for (const [k, until] of this.seen) {
-      if (until > nowS && this.seen.size < this.max) break;
-      this.seen.delete(k);
-    }
-  }
+/** Remembers (key, jti) pairs; see replay-store.ts. */
+export interface ReplayGuard {
+  /** Records the pair (durably, once resolved); false if it was already there. */
+  add(key: string, jti: string, nowS: number): Promise<boolean>;
 }
 
 export async function verifySignedRequest(
@@ -46,7 +33,7 @@ export async function verifySignedRequest(
   secret: KeyObject,
   keyName: string,
   r: SignedRequest,
-  replay: ReplayCache,
+  replay: ReplayGuard,
   nowS = Date.now() / 1000,
 ): Promise<{ ok: true } | { ok: false; reason: SignatureFailure; description: string }> {
   if (!token) return { ok: false, reason: 'missing_signature', description: 'X-Auth-Token is required for this upstream' };
@@ -62,6 +49,6 @@ export async function verifySignedRequest(
   if (claims.htu !== r.pathAndQuery) return { ok: false, reason: 'path_mismatch', description: 'htu does not match the request path and query' };
   if (typeof claims.iat !== 'number' || Math.abs(nowS - claims.iat) > MAX_SKEW_S) return { ok: false, reason: 'stale', description: `iat must be within ${MAX_SKEW_S} s of the gateway's clock` };
   if (typeof claims.jti !== 'string' || claims.jti.length === 0 || claims.jti.length > 128) return { ok: false, reason: 'bad_signature', description: 'jti must be a non-empty string' };
-  if (!replay.add(keyName, claims.jti, nowS)) return { ok: false, reason: 'replayed', description: 'this jti was already used' };
+  if (!(await replay.add(keyName, claims.jti, nowS))) return { ok: false, reason: 'replayed', description: 'this jti was already used' };
   return { ok: true };
 }

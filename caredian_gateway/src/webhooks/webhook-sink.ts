@@ -36,6 +36,8 @@ export class WebhookSink implements AlertSink {
   }
 
   plan(n: AlertNotice): SinkDelivery[] {
+    // Webhooks reach people: they hear of a fall once it is alerted, not during the wearer's window.
+    if (n.type === 'fall_pending' || n.type === 'fall_cancelled') return [];
     return [{ kind: 'post', id: randomUUID(), body: JSON.stringify(webhookBody(n)) } satisfies Delivery];
   }
 
@@ -77,6 +79,9 @@ export function webhookBody(n: AlertNotice): Record<string, unknown> {
     prob: a.probability,
     source: a.source,
     ...(n.type === 'fall_acknowledged' ? { acknowledged_by: a.acknowledged_by } : {}),
+    ...(n.type === 'fall_acknowledged' && a.cancelled_by_wearer ? { cancelled_by_wearer: true } : {}),
+    ...(a.kind === 'help' ? { kind: 'help' } : {}),
+    ...(a.not_moving ? { not_moving: true } : {}),
     ...(n.type === 'fall_escalated' ? { step: n.step } : {}),
     ...(a.test ? { test: true } : {}),
   };

@@ -1,9 +1,9 @@
 // config.yaml (what the Supervisor shows and validates) must agree with the gateway's own zod schema.
-import { readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
-import { FIELDS, ConfigSchema } from '../../src/config/schema.js';
+import { FIELDS, ConfigSchema, PLACEMENTS } from '../../src/config/schema.js';
 import { loadConfig } from '../../src/config/load.js';
 
 const root = process.cwd();
@@ -70,18 +70,48 @@ test("the add-on's default options load through the gateway's own loader", () =>
   for (const k of Object.keys(addon.options)) if (k !== 'cc_clients') expect([k, (c as unknown as Record<string, unknown>)[k]]).toEqual([k, defaults[k]]);
 });
 
-test('config.yaml follows the linter rules this project relies on', () => {
+// The defaults in frenck/action-addon-linter's config schema: a key written at its default is a lint error.
+const LINTER_DEFAULTS: Record<string, unknown> = {
+  advanced: false, apparmor: true, audio: false, auth_api: false, auto_uart: false, backup: 'hot', boot: 'auto', devicetree: false, docker_api: false,
+  full_access: false, gpio: false, hassio_api: false, hassio_role: 'default', homeassistant_api: false, host_dbus: false, host_ipc: false, host_network: false,
+  host_pid: false, host_uts: false, ingress: false, ingress_port: 8099, ingress_stream: false, init: true, journald: false, kernel_modules: false, legacy: false,
+  panel_admin: true, panel_icon: 'mdi:puzzle', realtime: false, stage: 'stable', startup: 'application', stdin: false, timeout: 10, tmpfs: false, uart: false,
+  udev: false, usb: false, video: false,
+};
+
+test('config.yaml follows the linter rules: no key at its Supervisor default, nothing obsolete', () => {
+  for (const [k, def] of Object.entries(LINTER_DEFAULTS)) if (k in addon) expect([k, addon[k]]).not.toEqual([k, def]);
+  expect(addon).not.toHaveProperty('ingress_port');
   expect(addon).not.toHaveProperty('watchdog');
+  expect(addon).not.toHaveProperty('webui');
   expect(addon.arch).toEqual(['amd64', 'aarch64']);
   expect(addon.ingress).toBe(true);
-  expect(addon.ingress_port).toBe(8099);
+  // s6-overlay's /init must be PID 1, not Docker's tini.
+  expect(addon.init).toBe(false);
   expect(addon.homeassistant_api).toBe(true);
+  expect(addon.services).toEqual(['mqtt:want']);
   expect(addon.ports).toEqual({ '8080/tcp': 8080 });
-  expect(addon.ports_description).toHaveProperty('8080/tcp');
-  // Keys written at their Supervisor default are lint errors.
-  for (const [k, def] of Object.entries({ startup: 'application', boot: 'auto', hassio_api: false, stdin: false, host_network: false, advanced: false, stage: 'stable' })) {
-    if (k in addon) expect([k, addon[k]]).not.toEqual([k, def]);
-  }
+  expect(Object.keys(addon.ports_description as object)).toEqual(Object.keys(addon.ports as object));
+});
+
+test('the gateway listens for ingress where the Supervisor sends it (its default 8099)', () => {
+  expect(defaults.ingress_port).toBe(LINTER_DEFAULTS.ingress_port);
+});
+
+test('a pre-built image per architecture; no build.yaml (the Dockerfile names its base)', () => {
+  expect(addon.image).toBe('ghcr.io/caredian/{arch}-caredian-gateway');
+  for (const f of ['build.yaml', 'build.yml', 'build.json']) expect([f, existsSync(join(root, f))]).toEqual([f, false]);
+});
+
+test('devices: the add-on list form loads, blanks are unset, placement is the same enum in both places', () => {
+  const entry = (addon.schema.devices as Record<string, string>[])[0]!;
+  expect(entry.placement!.replace(/^list\(|\)\?$/g, '').split('|')).toEqual([...PLACEMENTS]);
+  for (const k of ['name', 'person', 'location', 'placement']) expect([k, entry[k]!.endsWith('?')]).toEqual([k, true]);
+  const devices = FIELDS.devices.schema.parse([{ device_id: 'band-7', name: 'Wrist band', person: 'Grandma Kim', location: 'bathroom', placement: 'wrist' }, { device_id: 'radar-2', name: '', person: '' }]);
+  expect(devices).toEqual([{ device_id: 'band-7', name: 'Wrist band', person: 'Grandma Kim', location: 'bathroom', placement: 'wrist' }, { device_id: 'radar-2' }]);
+  expect(FIELDS.devices.schema.safeParse([{ device_id: 'band-7', placement: 'elbow' }]).success).toBe(false);
+  expect(FIELDS.devices.schema.safeParse([{ device_id: 'band-7' }, { device_id: 'band-7' }]).success).toBe(false);
+  expect(FIELDS.devices.env).toEqual(['DEVICES_JSON']);
 });
 
 test('translations name and describe every option and the device port', () => {

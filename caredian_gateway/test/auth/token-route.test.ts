@@ -3,7 +3,7 @@ import { CLIENT_ID, CLIENT_SECRET, startGateway, type Harness } from '../support
 
 let h: Harness;
 beforeAll(async () => {
-  h = await startGateway({}, { tokenRoute: { failuresPerIp: 1000, failuresPerClient: 1000 } });
+  h = await startGateway({}, { tokenRoute: { failuresPerIp: 1000, failuresPerClientIp: 1000 } });
 });
 afterAll(() => h.close());
 
@@ -89,8 +89,8 @@ describe('POST /auth/cc/token errors (RFC 6749 §5.2)', () => {
 });
 
 describe('failed attempts are rate-limited', () => {
-  test('per client, then 429 with Retry-After; the right secret is also refused while limited', async () => {
-    const g = await startGateway({}, { tokenRoute: { failuresPerClient: 3, failuresPerIp: 100 } });
+  test('per client and address, then 429 with Retry-After; the right secret is also refused while limited', async () => {
+    const g = await startGateway({}, { tokenRoute: { failuresPerClientIp: 3, failuresPerIp: 100 } });
     try {
       const attempt = (secret: string) => fetch(`${g.url}/auth/cc/token`, { method: 'POST', body: form({ grant_type: 'client_credentials' }), headers: { Authorization: basic(CLIENT_ID, secret) } });
       // Successes do not count.
@@ -109,7 +109,7 @@ describe('failed attempts are rate-limited', () => {
   });
 
   test('per address', async () => {
-    const g = await startGateway({}, { tokenRoute: { failuresPerClient: 100, failuresPerIp: 2 } });
+    const g = await startGateway({}, { tokenRoute: { failuresPerClientIp: 100, failuresPerIp: 2 } });
     try {
       const attempt = (id: string) => fetch(`${g.url}/auth/cc/token`, { method: 'POST', body: form({ grant_type: 'client_credentials' }), headers: { Authorization: basic(id, 'wrong-wrong-wrong-wrong') } });
       expect((await attempt('a1')).status).toBe(401);

@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic, writeFileAtomicAsync } from '../../src/core/files.js';
 import { tempDir } from '../support/harness.js';
@@ -17,4 +17,17 @@ test('overlapping sync and async atomic writes of one file never leave it torn o
   const content = JSON.parse(readFileSync(path, 'utf8')) as { n: number; pad: string };
   expect(readFileSync(path, 'utf8')).toBe(payload(content.n));
   expect(readdirSync(dir)).toEqual(['devices.json']);
+});
+
+test.each([
+  ['sync', (path: string) => Promise.resolve().then(() => writeFileAtomic(path, 'new'))],
+  ['async', (path: string) => writeFileAtomicAsync(path, 'new')],
+])('a failed atomic write (%s) removes its temp file', async (_how, write) => {
+  const dir = tempDir();
+  // The target is a directory that is not empty, so the final rename fails after the temp file is written.
+  const path = join(dir, 'clients.json');
+  mkdirSync(join(path, 'inside'), { recursive: true });
+  await expect(write(path)).rejects.toThrow();
+  expect(readdirSync(dir)).toEqual(['clients.json']);
+  expect(readdirSync(path)).toEqual(['inside']);
 });

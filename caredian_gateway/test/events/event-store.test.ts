@@ -61,3 +61,24 @@ test('a failed append does not leave the event id reserved', async () => {
   expect(s.lastCommittedSeq).toBe(1);
   await s.close();
 });
+
+test("a device's stored event id keeps what the device said, from the log and from state.json after its segments are released", async () => {
+  const dir = tempDir();
+  let s = await open(dir);
+  await s.ingest({ kind: 'fall', device_id: 'dev', location: 'bath', event: 'fall', prob: 0.42, event_id: 'kept-1', source: 'sensor', ts: 1_760_000_000.25 }, 'kept-1');
+  const facts = { eventId: 'kept-1', facts: { event: 'fall', prob: 0.42, location: 'bath', tsMs: 1_760_000_000_250 } };
+  expect(s.known('dev', 'kept-1')).toEqual(facts);
+  expect(s.known('other-dev', 'kept-1')).toBeUndefined();
+  await s.close();
+  // Read back from the log.
+  s = await open(dir);
+  expect(s.known('dev', 'kept-1')).toEqual(facts);
+  for (let i = 0; i < 30; i++) await s.ingest(fall(`filler-${i}`));
+  s.release(s.lastCommittedSeq);
+  await s.close();
+  // The log no longer holds it: read back from state.json.
+  s = await open(dir);
+  expect([...s.scan()].some((r) => r.kind === 'fall' && r.event_id === 'kept-1')).toBe(false);
+  expect(s.known('dev', 'kept-1')).toEqual(facts);
+  await s.close();
+});

@@ -17,7 +17,8 @@ describe('POST /events/fall accepts', () => {
     const r = await post(JSON.stringify({ device_id: 'esp32-01', location: 'living_room', event: 'fall', prob: 0.93, ts: 1730000000 }));
     expect(r.status).toBe(200);
     const b = (await r.json()) as { ok: boolean; written: number; event_id: string };
-    expect(b).toEqual({ ok: true, written: 1, event_id: expect.stringMatching(/^[0-9a-f-]{36}$/) });
+    // The seed's fields, the event id, and the alert the fall opened (open at once: no wearer's window in these tests).
+    expect(b).toEqual({ ok: true, written: 1, event_id: expect.stringMatching(/^[0-9a-f-]{36}$/), alert: { id: b.event_id, state: 'open' } });
     const stored = (await events('&device_id=esp32-01')).find((e) => e.event_id === b.event_id);
     expect(stored).toMatchObject({ device_id: 'esp32-01', location: 'living_room', prob: 0.93, source: 'sensor', time: '2024-10-27T03:33:20.000Z' });
   });

@@ -16,6 +16,7 @@ const settings: AlertSettings = {
   escalateAfterSec: 300,
   escalationTiers: [['notify.mobile_app_neighbour'], ['notify.mobile_app_son', 'notify.mobile_app_nurse']],
   escalationMaxSteps: 3,
+  confirmWindowSec: 0,
 };
 
 async function setup(dir: string, ha: HaStandin, clock: { now: number }) {
@@ -25,7 +26,9 @@ async function setup(dir: string, ha: HaStandin, clock: { now: number }) {
   await store.open();
   const devices = new DeviceRegistry(dir, bus, log, 600_000);
   const client = new HaClient({ wsUrl: `${ha.url.replace('http', 'ws')}/api/websocket`, restBase: `${ha.url}/api`, token: HA_TOKEN }, log, { requestTimeoutMs: 5000 });
-  const config = testConfig({ HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter' }, dir);
+  // The same tiers as `settings`, so the sink knows which phones each step reached.
+  const config = testConfig({ HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter', ESCALATION_TARGETS: JSON.stringify(settings.escalationTiers.map((t) => t.join(','))) }, dir);
+  expect(AlertService.settings(config).escalationTiers).toEqual(settings.escalationTiers);
   const haModule = new HomeAssistantModule(client, { config, log, bus, devices: () => devices.list() });
   const alerts = new AlertService(dir, bus, store, [haModule.sink], settings, log, () => clock.now);
   await devices.start();
@@ -42,7 +45,8 @@ async function setup(dir: string, ha: HaStandin, clock: { now: number }) {
   return { alerts, store, tick, stop };
 }
 
-const notified = (ha: HaStandin) => ha.serviceCalls.filter((c) => c.domain === 'notify').map((c) => c.service);
+const notified = (ha: HaStandin) => ha.serviceCalls.filter((c) => c.domain === 'notify' && c.service_data.message !== 'clear_notification').map((c) => c.service);
+const cleared = (ha: HaStandin, id: string) => ha.serviceCalls.filter((c) => c.service_data.message === 'clear_notification' && (c.service_data.data as { tag: string }).tag === `caredian_${id}`).map((c) => c.service).sort();
 
 test('nobody answers: tier after tier every ESCALATION_AFTER_SEC, up to the limit; an acknowledgement stops it', async () => {
   const ha = new HaStandin();
@@ -60,7 +64,8 @@ test('nobody answers: tier after tier every ESCALATION_AFTER_SEC, up to the limi
     tick();
     await waitFor(() => notified(ha).length === 2, 5000, 'step 1');
     expect(notified(ha)).toEqual(['mobile_app_daughter', 'mobile_app_neighbour']);
-    const esc = ha.firedEvents.find((e) => e.event_type === 'caredian_fall_escalated')!;
+    // The tier's phones first, then the event.
+    const esc = await waitFor(() => ha.firedEvents.find((e) => e.event_type === 'caredian_fall_escalated'), 5000, 'escalation event');
     expect(esc.event_data).toMatchObject({ event_id: 'f-1', step: 1, targets: ['notify.mobile_app_neighbour'] });
     const second = ha.serviceCalls.filter((c) => c.domain === 'notify')[1]!.service_data as { title: string };
     expect(second.title).toBe('Fall detected: bedroom — no one has answered yet');
@@ -86,6 +91,14 @@ test('nobody answers: tier after tier every ESCALATION_AFTER_SEC, up to the limi
     tick();
     await new Promise((r) => setTimeout(r, 200));
     expect(notified(ha)).toHaveLength(7);
+    // Only the first phone was told about f-2, so only it is cleared.
+    await waitFor(() => cleared(ha, 'f-2').length === 1, 5000, 'f-2 cleared');
+    expect(cleared(ha, 'f-2')).toEqual(['mobile_app_daughter']);
+
+    // f-1 reached every tier: acknowledging it clears the notification on every phone told.
+    await alerts.acknowledge('f-1', 'son');
+    await waitFor(() => cleared(ha, 'f-1').length === 4, 5000, 'f-1 cleared on every phone');
+    expect(cleared(ha, 'f-1')).toEqual(['mobile_app_daughter', 'mobile_app_neighbour', 'mobile_app_nurse', 'mobile_app_son']);
   } finally {
     await stop();
     await ha.stop();

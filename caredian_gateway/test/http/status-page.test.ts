@@ -97,3 +97,36 @@ test('a caregiver acknowledges an open fall from the page: Home Assistant sees i
     await ha.stop();
   }
 });
+
+test("a pending fall shows its countdown, and I'm OK on the page cancels it", async () => {
+  const g = await startGateway({ CONFIRM_WINDOW_SEC: '60' });
+  const page = await browser.newPage();
+  try {
+    const t = await g.token();
+    const r = await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: 'band-5', location: 'kitchen', event: 'fall', prob: 0.92 }) });
+    const { event_id } = (await r.json()) as { event_id: string };
+    const proxy = await startIngressProxy(g.adminUrl, { authorization: `Bearer ${ADMIN_TOKEN}` });
+    try {
+      await page.goto(proxy.url);
+      const row = page.locator(`#falls tr[data-id="${event_id}"]`);
+      await row.waitFor({ timeout: 10_000 });
+      expect(await row.getAttribute('data-state')).toBe('pending');
+      const first = (await row.locator('td[data-countdown]').textContent())!;
+      expect(first).toMatch(/PENDING: caregivers alerted in \d+ s/);
+      const secs = (s: string) => Number(/in (\d+) s/.exec(s)![1]);
+      await page.waitForFunction((id) => { const td = document.querySelector(`#falls tr[data-id="${id}"] td[data-countdown]`); return td && /in (\d+) s/.test(td.textContent ?? ''); }, event_id);
+      await new Promise((res) => setTimeout(res, 2100));
+      const later = (await row.locator('td[data-countdown]').textContent())!;
+      expect(secs(later)).toBeLessThan(secs(first));
+      await row.getByRole('button', { name: "I'm OK" }).click();
+      await page.waitForSelector(`#falls tr[data-id="${event_id}"][data-state="cancelled"]`, { timeout: 10_000 });
+      expect(await page.textContent(`#falls tr[data-id="${event_id}"]`)).toContain('cancelled by the wearer');
+      expect(g.gw.readiness.evaluate().checks.alerts).toMatchObject({ open: 0 });
+    } finally {
+      proxy.server.close();
+    }
+  } finally {
+    await page.close();
+    await g.close();
+  }
+});

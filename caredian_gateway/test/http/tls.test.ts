@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import { request } from 'node:https';
 import { makePki, type TestPki } from '../support/certs.js';
 import { startGateway } from '../support/harness.js';
+import { closedWithin, openSocket } from './raw-http.js';
 
 let pki: TestPki;
 beforeAll(() => {
@@ -48,4 +49,19 @@ test('mTLS: only clients with a certificate from TLS_CA can connect', async () =
 test('TLS settings are checked at start-up', async () => {
   await expect(startGateway({ TLS_CERT: pki.serverCert })).rejects.toThrow(/TLS_CERT\/TLS_KEY: set both or neither/);
   await expect(startGateway({ TLS_CERT: pki.serverCert, TLS_KEY: pki.serverKey, TLS_REQUIRE_CLIENT_CERT: 'true' })).rejects.toThrow(/needs TLS_CA/);
+});
+
+test('with TLS, the per-address cap refuses raw connections past it and HTTPS clients are still served', async () => {
+  const h = await startGateway({ TLS_CERT: pki.serverCert, TLS_KEY: pki.serverKey, MAX_CONNECTIONS_PER_ADDRESS: '2' });
+  const port = Number(new URL(h.url).port);
+  const sockets = [];
+  try {
+    for (let i = 0; i < 10; i++) sockets.push(await openSocket(port, '127.0.0.7'));
+    const closed = await Promise.all(sockets.map((s) => closedWithin(s, 1500)));
+    expect(closed.filter((c) => c === null)).toHaveLength(2);
+    expect(await get(`${h.url}/health`, { ca: pki.ca })).toBe(200);
+  } finally {
+    sockets.forEach((s) => s.destroy());
+    await h.close();
+  }
 });

@@ -51,3 +51,31 @@ test('after a gap in the data, smoothing and sustain start again (the cooldown s
   d.restartRun('dev');
   expect(run(d, [0.9, 0.9, 0.9], 1100)).toEqual([]); // still inside the cooldown
 });
+
+test("a cooldown starts no later than the gateway's clock: a device clock running ahead cannot extend it", () => {
+  let clock = 1000;
+  const d = new FallDecider({ ...base, cooldownSec: 300 }, () => clock);
+  // Stamped 250 s ahead of the gateway: by the device's clock the cooldown would run to 1550.
+  expect(d.onSensorFall('dev', 1250, 0.9)).toMatchObject({ source: 'sensor' });
+  clock = 1310;
+  expect(d.onSensorFall('dev', 1310, 0.9)).toMatchObject({ source: 'sensor' });
+  // Inside the cooldown by the gateway's clock: still quiet.
+  clock = 1400;
+  expect(d.onSensorFall('dev', 1400, 0.9)).toBeUndefined();
+});
+
+test('an acknowledged alert ends the cooldown: the next fall decides again', () => {
+  const d = new FallDecider({ ...base, cooldownSec: 300 }, () => 2000);
+  expect(d.onSensorFall('dev', 1000, 0.9)).toMatchObject({ source: 'sensor' });
+  expect(d.onSensorFall('dev', 1050, 0.9)).toBeUndefined();
+  d.acknowledged('dev');
+  expect(d.onSensorFall('dev', 1060, 0.9)).toMatchObject({ ts: 1060, source: 'sensor' });
+  // A new cooldown from that fall.
+  expect(d.onSensorFall('dev', 1070, 0.9)).toBeUndefined();
+  d.acknowledged('never-seen'); // no state: nothing to do
+  // sensor_and_model: a vote pending from before the acknowledgement does not pair with a new one.
+  const and = new FallDecider({ ...base, mode: 'sensor_and_model' }, () => 5000);
+  expect(and.onSensorFall('dev', 3000, 0.9)).toBeUndefined();
+  and.acknowledged('dev');
+  expect(run(and, [0.9, 0.9, 0.9], 3001)).toEqual([]);
+});

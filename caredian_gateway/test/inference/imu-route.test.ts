@@ -30,7 +30,7 @@ async function stream(device: string, name: string, t0 = 1_760_000_000, extra: R
 
 test('a real fall streamed in 1 s chunks is decided once, stored durably with source "model", and answered with its id', async () => {
   const falls = await stream('wrist-a', 'F01_SA10_R01');
-  expect(falls).toEqual([{ id: expect.any(String), ts: expect.any(Number), prob: expect.any(Number), source: 'model' }]);
+  expect(falls).toEqual([{ id: expect.any(String), ts: expect.any(Number), prob: expect.any(Number), source: 'model', alert: { id: falls[0]!.id, state: 'open' } }]);
   const stored = (await events('wrist-a')).find((e) => e.event_id === falls[0]!.id);
   expect(stored).toMatchObject({ event: 'fall', source: 'model', decided: true, location: 'hallway' });
   expect(await stream('wrist-b', 'D05_SA10_R01')).toEqual([]);

@@ -133,7 +133,7 @@ describe('rejections (401 with the failed check named)', () => {
     expect((await err(again)).error).toBe('replayed');
   });
 
-  test('413 over the body limit (declared or streamed), 502 unreachable, 504 timeout, 404 unknown upstream', async () => {
+  test('413 over the body limit (declared or streamed), 502 unreachable, 504 timeout, 404 unknown upstream, 400 traversal', async () => {
     const big = 'x'.repeat(5000);
     const declared = await signedPost('/proxy/analyze', big);
     expect(declared.status).toBe(413);
@@ -154,7 +154,8 @@ describe('rejections (401 with the failed check named)', () => {
     const none = await fetch(`${h.url}/proxy/nope`, { method: 'POST', headers: { Authorization: `Bearer ${SEED_KEY}` }, body: '{}' });
     expect(none.status).toBe(404);
     const traversal = await fetch(`${h.url}/proxy/open/..%2f..%2fadmin`, { headers: { Authorization: `Bearer ${SEED_KEY}` } });
-    expect(traversal.status).toBe(404);
+    expect(traversal.status).toBe(400);
+    expect((await err(traversal)).error).toBe('invalid_path');
   });
 });
 

@@ -26,7 +26,12 @@ export function testConfig(env: Record<string, string> = {}, dataDir = tempDir()
       DATA_DIR: dataDir,
       ADMIN_TOKEN,
       LOG_LEVEL: 'warn',
-      CC_CLIENTS_JSON: JSON.stringify({ [CLIENT_ID]: CLIENT_SECRET, 'sensor-fall-only': { secret: 'another-long-secret-1', scopes: ['events:fall:ingest'] } }),
+      // Existing tests expect alerts at once; the wearer's window has its own tests.
+      CONFIRM_WINDOW_SEC: '0',
+      // Tests introduce many devices quickly; the device-limit tests set their own rate.
+      MAX_NEW_DEVICES_PER_MIN: '10000',
+      // Trusted hubs (any device id), so tests post for many devices; ownership tests bring their own clients.
+      CC_CLIENTS_JSON: JSON.stringify({ [CLIENT_ID]: { secret: CLIENT_SECRET, devices: ['*'] }, 'sensor-fall-only': { secret: 'another-long-secret-1', scopes: ['events:fall:ingest'], devices: ['*'] } }),
       ...env,
     },
   });

@@ -47,25 +47,49 @@
       $('error').textContent = String(err.message || err); $('error').hidden = false;
     }
   }
+  function stateText(a) {
+    const tags = (a.test ? '[TEST] ' : '') + (a.kind === 'help' ? 'HELP ' : '');
+    const extra = (a.not_moving ? ', NOT MOVING' : '') + (a.moving_again ? ', moving again' : '');
+    if (a.state === 'pending') return [tags + 'PENDING: caregivers alerted in ' + Math.max(0, Math.ceil((a.pending_until_ms - Date.now()) / 1000)) + ' s unless the wearer is OK' + extra, 'warn'];
+    if (a.state === 'open') return [tags + 'OPEN' + (a.escalation_step ? ' (escalated ' + a.escalation_step + 'x)' : '') + extra, 'bad'];
+    if (a.state === 'cancelled') return [tags + 'cancelled by the wearer (nobody was alerted)', 'ok'];
+    return [tags + (a.cancelled_by_wearer ? 'resolved: the wearer is OK' : 'acknowledged by ' + a.acknowledged_by) + extra, 'ok'];
+  }
+  function button(label, path) {
+    const b = document.createElement('button');
+    b.textContent = label;
+    b.addEventListener('click', async () => { b.disabled = true; try { await api(path, 'POST'); } finally { refresh(); } });
+    return b;
+  }
   function fillFalls(falls) {
     const body = $('falls').querySelector('tbody');
     body.replaceChildren();
     for (const a of falls) {
       const tr = document.createElement('tr');
       tr.dataset.id = a.id;
+      tr.dataset.state = a.state;
       cell(tr, a.time); cell(tr, a.device_id); cell(tr, a.location); cell(tr, a.probability);
-      cell(tr, a.state === 'open' ? 'OPEN' + (a.escalation_step ? ' (escalated ' + a.escalation_step + 'x)' : '') : 'acknowledged by ' + a.acknowledged_by, a.state === 'open' ? 'bad' : 'ok');
+      const [text, cls] = stateText(a);
+      cell(tr, text, cls);
+      if (a.state === 'pending') tr.lastChild.dataset.countdown = 'true';
       const td = document.createElement('td');
-      if (a.state === 'open') {
-        const b = document.createElement('button');
-        b.textContent = 'Acknowledge';
-        b.addEventListener('click', async () => { b.disabled = true; try { await api('api/falls/' + encodeURIComponent(a.id) + '/ack', 'POST'); } finally { refresh(); } });
-        td.appendChild(b);
-      }
+      const id = encodeURIComponent(a.id);
+      if (a.state === 'pending') td.append(button("I'm OK", 'api/falls/' + id + '/cancel'), ' ');
+      if (a.state === 'open' || a.state === 'pending') td.appendChild(button('Acknowledge', 'api/falls/' + id + '/ack'));
       tr.appendChild(td);
       body.appendChild(tr);
     }
+    lastFalls = falls;
   }
+  // The countdown of pending alerts, between refreshes.
+  let lastFalls = [];
+  setInterval(() => {
+    for (const a of lastFalls) {
+      if (a.state !== 'pending') continue;
+      const td = document.querySelector('#falls tr[data-id="' + CSS.escape(a.id) + '"] td[data-countdown]');
+      if (td) td.textContent = stateText(a)[0];
+    }
+  }, 1000);
   $('login').addEventListener('submit', (ev) => { ev.preventDefault(); sessionStorage.setItem('caredian-admin-token', $('token').value); refresh(); });
   refresh();
   setInterval(refresh, 5000);

@@ -1,0 +1,151 @@
+// Client-secret hashing on dedicated worker threads. Async crypto.scrypt runs on libuv's shared
+// 4-thread pool, the same one the event log's fs writes and fsyncs use, so a flood of token
+// requests used to stall ingest. The workers run scryptSync on their own threads instead, and the
+// queue in front of them is bounded: when it is full, `derive` fails at once with HashPoolBusy.
+import { Worker } from 'node:worker_threads';
+import type { ScryptOptions } from 'node:crypto';
+
+export class HashPoolBusy extends Error {
+  constructor() {
+    super('secret hashing queue is full');
+  }
+}
+
+export interface HashPoolOptions {
+  /** Worker threads (default 1: the main thread keeps the other core of a small host). */
+  workers?: number;
+  /** Jobs waiting for a worker before new ones are refused (default 32). */
+  maxQueue?: number;
+  keylen: number;
+  params: ScryptOptions;
+}
+
+interface Job {
+  secrets: string[];
+  salt: Buffer;
+  resolve: (keys: Buffer[]) => void;
+  reject: (e: Error) => void;
+}
+
+// Plain JS, evaluated in the worker, so it runs the same from dist/ and under ts-jest.
+const WORKER_SOURCE = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { scryptSync } = require('node:crypto');
+parentPort.on('message', ({ secrets, salt }) => {
+  try {
+    parentPort.postMessage({ keys: secrets.map((s) => scryptSync(s, salt, workerData.keylen, workerData.params)) });
+  } catch (e) {
+    parentPort.postMessage({ error: String((e && e.message) || e) });
+  }
+});
+`;
+
+class HashWorker {
+  private readonly worker: Worker;
+  job?: Job;
+
+  constructor(o: HashPoolOptions, onIdle: (w: HashWorker, hashed: number) => void, onDead: (w: HashWorker) => void) {
+    this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keylen: o.keylen, params: o.params } });
+    this.worker.unref();
+    this.worker.on('message', (m: { keys?: Uint8Array[]; error?: string }) => {
+      const job = this.finish();
+      if (m.keys) job?.resolve(m.keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength)));
+      else job?.reject(new Error(m.error ?? 'hashing failed'));
+      onIdle(this, m.keys?.length ?? 0);
+    });
+    let dead = false;
+    const died = (e: unknown) => {
+      if (dead) return;
+      dead = true;
+      this.finish()?.reject(e instanceof Error ? e : new Error('hash worker exited'));
+      onDead(this);
+    };
+    this.worker.on('error', died);
+    this.worker.on('exit', died);
+  }
+
+  run(job: Job): void {
+    this.job = job;
+    // Referenced only while busy: an idle pool never keeps the process alive, a busy one does.
+    this.worker.ref();
+    this.worker.postMessage({ secrets: job.secrets, salt: job.salt });
+  }
+
+  private finish(): Job | undefined {
+    const job = this.job;
+    this.job = undefined;
+    this.worker.unref();
+    return job;
+  }
+
+  terminate(): Promise<number> {
+    this.finish()?.reject(new Error('hash pool closed'));
+    this.worker.removeAllListeners('exit');
+    return this.worker.terminate();
+  }
+}
+
+export class HashPool {
+  private readonly idle: HashWorker[] = [];
+  private readonly all = new Set<HashWorker>();
+  private readonly queue: Job[] = [];
+  private readonly maxQueue: number;
+  private closed = false;
+  /** Secrets hashed since start (tests and benchmarks read it). */
+  hashed = 0;
+
+  constructor(private readonly o: HashPoolOptions) {
+    this.maxQueue = o.maxQueue ?? 32;
+    for (let i = 0; i < (o.workers ?? 1); i++) this.spawn();
+  }
+
+  get queued(): number {
+    return this.queue.length;
+  }
+
+  get running(): number {
+    return this.all.size - this.idle.length;
+  }
+
+  /** scrypt of each secret with `salt`, as one job. Rejects with HashPoolBusy when the queue is full. */
+  derive(secrets: string[], salt: Buffer): Promise<Buffer[]> {
+    if (this.closed) return Promise.reject(new Error('hash pool closed'));
+    if (this.idle.length === 0 && this.queue.length >= this.maxQueue) return Promise.reject(new HashPoolBusy());
+    return new Promise((resolve, reject) => {
+      this.queue.push({ secrets, salt, resolve, reject });
+      this.next();
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    for (const j of this.queue.splice(0)) j.reject(new Error('hash pool closed'));
+    await Promise.all([...this.all].map((w) => w.terminate()));
+    this.all.clear();
+    this.idle.length = 0;
+  }
+
+  private spawn(): void {
+    const w = new HashWorker(
+      this.o,
+      (done, hashed) => {
+        this.hashed += hashed;
+        this.idle.push(done);
+        this.next();
+      },
+      (dead) => {
+        this.all.delete(dead);
+        const i = this.idle.indexOf(dead);
+        if (i >= 0) this.idle.splice(i, 1);
+        if (!this.closed) this.spawn();
+      },
+    );
+    this.all.add(w);
+    this.idle.push(w);
+    this.next();
+  }
+
+  private next(): void {
+    while (this.idle.length && this.queue.length) this.idle.pop()!.run(this.queue.shift()!);
+  }
+}

@@ -1,0 +1,45 @@
+import { scryptSync } from 'node:crypto';
+import { HashPool, HashPoolBusy } from '../../src/auth/hash-pool.js';
+
+const params = { N: 1024, r: 8, p: 1 };
+
+describe('HashPool', () => {
+  test('derives the same keys as scrypt, one job per call, on its own thread', async () => {
+    const pool = new HashPool({ keylen: 32, params });
+    try {
+      const salt = Buffer.from('0123456789abcdef');
+      const keys = await pool.derive(['first-secret', 'second-secret'], salt);
+      expect(keys.map((k) => k.toString('hex'))).toEqual([scryptSync('first-secret', salt, 32, params).toString('hex'), scryptSync('second-secret', salt, 32, params).toString('hex')]);
+      expect(pool.hashed).toBe(2);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('the queue is bounded: beyond it a call fails at once with HashPoolBusy', async () => {
+    const pool = new HashPool({ keylen: 32, params, workers: 1, maxQueue: 1 });
+    try {
+      const salt = Buffer.alloc(16, 1);
+      const running = pool.derive(['a'], salt);
+      const queued = pool.derive(['b'], salt);
+      expect(pool.queued).toBe(1);
+      await expect(pool.derive(['c'], salt)).rejects.toBeInstanceOf(HashPoolBusy);
+      await expect(Promise.all([running, queued])).resolves.toHaveLength(2);
+      // Drained: it takes work again.
+      await expect(pool.derive(['d'], salt)).resolves.toHaveLength(1);
+    } finally {
+      await pool.close();
+    }
+  });
+
+  test('close rejects what is still queued and refuses new work', async () => {
+    const pool = new HashPool({ keylen: 32, params, workers: 1, maxQueue: 4 });
+    const salt = Buffer.alloc(16, 2);
+    const running = pool.derive(['a'], salt).catch((e: Error) => e.message);
+    const queued = pool.derive(['b'], salt).catch((e: Error) => e.message);
+    await pool.close();
+    expect(await queued).toBe('hash pool closed');
+    await running;
+    await expect(pool.derive(['c'], salt)).rejects.toThrow('hash pool closed');
+  });
+});
