@@ -17,7 +17,6 @@ import { InfluxModule } from './influx/influx-module.js';
 import { IngestCore } from './ingest/ingest-core.js';
 import { DeviceApiModule } from './device-api/device-api-module.js';
 import { AlertCancelModule } from './device-api/alert-cancel.js';
-import { DeviceOwnership } from './ingest/device-ownership.js';
 import { HomeAssistantModule, homeAssistantAbsent } from './ha/ha-module.js';
 import { webhookSinks } from './webhooks/webhook-sinks.js';
 import { MqttModule } from './mqtt/mqtt-module.js';
@@ -50,7 +49,6 @@ export class Gateway {
     const inference = new FallInferenceModule(c, log.child({ module: 'inference' }), bus);
     const stillness = new StillnessWatcher(bus, { stillAfterSec: c.still_after_fall_sec }, log.child({ module: 'stillness' }));
     const ingest = new IngestCore({ store: storage.store, inference, known: devices, settings: IngestCore.settings(c), log, alertFor: (id, device) => alerts.briefFor(id, device), motion: stillness });
-    const ownership = new DeviceOwnership(c.cc_clients);
     const mqtt = new MqttModule(c, log.child({ module: 'mqtt' }));
     const ha = HomeAssistantModule.fromConfig({ config: c, log, bus, devices: () => devices.list(), mqttDiscovery: () => mqtt.configured });
     const holder: { gw?: Gateway } = {};
@@ -70,7 +68,7 @@ export class Gateway {
       devices,
       ingest,
       new DeviceApiModule(ingest, auth.tokens, log),
-      new AlertCancelModule({ tokens: auth.tokens, alerts, owns: (client, device) => ownership.allows(client, device) }),
+      new AlertCancelModule({ tokens: auth.tokens, alerts, owns: (client, device) => ingest.owns(client, device) }),
       new ProxyModule(c, storage.store, log, influx),
     ];
     return (holder.gw = new Gateway(c, log, bus, modules));

@@ -172,6 +172,11 @@ export class EventStore {
     return this.log.full;
   }
 
+  /** The data directory is full (nothing can be written until there is space). */
+  get diskFull(): boolean {
+    return this.log.diskFull;
+  }
+
   get healthy(): { ok: boolean; error?: string } {
     return this.log.healthy;
   }

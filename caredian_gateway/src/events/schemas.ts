@@ -36,6 +36,7 @@ export const FallEventResponseSchema = z.object({
   written: z.number().int().describe('1 when stored, 0 for a retry already stored'),
   event_id: z.string(),
   duplicate: z.boolean().optional(),
+  alert: z.object({ id: z.string(), state: z.enum(['pending', 'open', 'acknowledged', 'cancelled']), cancel_before: z.string().optional().describe('while pending: the wearer may cancel (POST /alerts/{id}/cancel) until then') }).optional().describe('the alert this fall opened or joined'),
 });
 
 export const HeartbeatSchema = z.object({

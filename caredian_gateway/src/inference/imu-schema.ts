@@ -22,10 +22,13 @@ export const ImuEnvelopeSchema = z.object({
   gyro: rows.optional().describe('rotation in deg/s, device frame, same length as acc'),
 });
 
+const AlertBriefSchema = z.object({ id: z.string(), state: z.string(), cancel_before: z.string().optional() });
+
 export const ImuResponseSchema = z.object({
   ok: z.literal(true),
   accepted: z.number().int().describe('samples used (a retry overlapping earlier samples is not fed twice)'),
-  falls: z.array(z.object({ id: z.string(), ts: z.number(), prob: z.number(), source: z.enum(['model', 'sensor', 'both']) })),
+  falls: z.array(z.object({ id: z.string(), ts: z.number(), prob: z.number(), source: z.enum(['model', 'sensor', 'both']), alert: AlertBriefSchema.optional() })),
+  alert: AlertBriefSchema.optional().describe('the alert of the last fall decided in this chunk'),
 });
 
 export interface ImuBody {

@@ -14,7 +14,7 @@ import type { FallInferenceModule } from '../inference/inference-module.js';
 import { parseImuBody } from '../inference/imu-schema.js';
 import { DeviceAdmission, type KnownDevices } from './device-admission.js';
 import { DeviceOwnership } from './device-ownership.js';
-import { storeFailure, type AlertBrief, type DeviceIdentity, type FallStored, type ImuProcessed, type Outcome } from './outcomes.js';
+import { DISK_FULL, storeFailure, type AlertBrief, type DeviceIdentity, type FallStored, type ImuProcessed, type Outcome } from './outcomes.js';
 
 export interface IngestSettings {
   locationDefault: string;
@@ -48,6 +48,8 @@ export class IngestCore implements GatewayModule {
   private readonly ownership: DeviceOwnership;
   private readonly admission: DeviceAdmission;
   private notOwned = 0;
+  private storeFailures = 0;
+  private lastFailureLogMs = 0;
 
   static settings(c: Config): IngestSettings {
     return { locationDefault: c.location_default, clients: c.cc_clients, maxDevices: c.max_devices, maxNewDevicesPerMin: c.max_new_devices_per_min, maxFutureSkewSec: c.max_future_skew_sec };
@@ -151,6 +153,7 @@ export class IngestCore implements GatewayModule {
       return { kind: 'invalid', problems: [b.t0 !== undefined ? `t0: the chunk's last sample is ${ahead} s in the future by the gateway's clock; ${max}: check the device's clock` : `t0: without t0 this chunk continues the previous one and would end ${ahead} s in the future by the gateway's clock; ${max}: send t0, or send no faster than real time`] };
     }
     // With the log full, a decided fall could not be stored: nothing is fed until there is room.
+    if (this.d.store.diskFull) return DISK_FULL;
     if (this.d.store.full) return { kind: 'backpressure', retryAfterSec: 5 };
     const limited = this.admit(who, b.device_id);
     if (limited) return limited;
@@ -185,6 +188,11 @@ export class IngestCore implements GatewayModule {
     return { kind: 'stored', value: { accepted: outcome.accepted, falls, ...(last ? { alert: last } : {}) } };
   }
 
+  /** Whether a client may speak for a device (its own id, or what its `devices` list allows). */
+  owns(clientId: string, deviceId: string): boolean {
+    return this.ownership.allows(clientId, deviceId);
+  }
+
   private checkOwner(who: DeviceIdentity, deviceId: string): Outcome<never> | undefined {
     if (this.ownership.allows(who.clientId, deviceId)) return undefined;
     this.notOwned++;
@@ -211,7 +219,15 @@ export class IngestCore implements GatewayModule {
 
   private failed(err: unknown): Outcome<never> {
     const o = storeFailure(err);
-    if (o.kind === 'unavailable') this.d.log.error({ err }, 'could not store event');
+    if (o.kind !== 'unavailable') return o;
+    // Once a minute at most, with the count: a full disk must not flood the log (it is full already).
+    this.storeFailures++;
+    const now = Date.now();
+    if (now - this.lastFailureLogMs >= 60_000) {
+      this.d.log.error({ err, failures: this.storeFailures }, 'could not store event');
+      this.lastFailureLogMs = now;
+      this.storeFailures = 0;
+    }
     return o;
   }
 }

@@ -1,6 +1,9 @@
 // What the ingest core answers, whatever the transport. HTTP maps these to status codes; MQTT and
 // Home Assistant inputs map them their own way.
-import { BackpressureError } from '../events/event-log.js';
+import { BackpressureError, DiskFullError } from '../events/event-log.js';
+
+/** The data directory is full: nothing was stored; the gateway recovers by itself when there is space. */
+export const DISK_FULL: Outcome<never> = { kind: 'unavailable', error: 'storage_unavailable', description: 'the disk is full: the event could not be stored; retry later', retryAfterSec: 5 };
 
 /** Who is speaking: the authenticated client behind a request or message. */
 export interface DeviceIdentity {
@@ -46,5 +49,6 @@ export interface ImuProcessed {
 /** A failure to store, as an outcome: backpressure, or storage unavailable. */
 export function storeFailure(err: unknown): Outcome<never> {
   if (err instanceof BackpressureError) return { kind: 'backpressure', retryAfterSec: err.retryAfterSec };
+  if (err instanceof DiskFullError) return DISK_FULL;
   return { kind: 'unavailable', error: 'storage_unavailable', description: 'the event could not be stored durably; retry later', retryAfterSec: 5 };
 }

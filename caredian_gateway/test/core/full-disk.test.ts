@@ -130,7 +130,7 @@ describe('the gateway on a full disk', () => {
       ['/events/fall', { device_id: 'band-1', event: 'fall', prob: 0.95, event_id: 'while-full' }, 'storage_unavailable'],
       ['/devices/heartbeat', { device_id: 'band-1', battery: 80 }, 'storage_unavailable'],
       // Refused before the model sees it (a fall it decided could not be stored): the retry feeds it.
-      ['/events/imu', { device_id: 'band-1', rate_hz: 50, t0: 1_760_000_000, acc: Array.from({ length: 50 }, () => [0, -1, 0]) }, 'backlog_full'],
+      ['/events/imu', { device_id: 'band-1', rate_hz: 50, t0: 1_760_000_000, acc: Array.from({ length: 50 }, () => [0, -1, 0]) }, 'storage_unavailable'],
     ] as const) {
       const r = await post(h, token, path, body);
       expect([path, r.status]).toEqual([path, 503]);
