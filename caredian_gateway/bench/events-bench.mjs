@@ -29,7 +29,7 @@ try {
     CAREDIAN_OPTIONS_PATH: '/nonexistent/options.json',
     HOST: '127.0.0.1', PORT: String(gwPort), INGRESS_PORT: String(adminPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn',
     ADMIN_TOKEN: 'bench-admin-token-0123456789', INFLUX_URL: influxd.url, INFLUX_DB: 'gateway',
-    CC_CLIENTS_JSON: JSON.stringify({ [CLIENT[0]]: CLIENT[1] }),
+    CC_CLIENTS_JSON: JSON.stringify({ [CLIENT[0]]: { secret: CLIENT[1], devices: ['esp32-*'] } }),
   });
   procs.push(gw);
   const targets = {

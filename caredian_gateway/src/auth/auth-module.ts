@@ -96,7 +96,7 @@ export class AuthModule implements GatewayModule {
         method: 'post', path: '/auth/cc/token', summary: 'Get an access token (OAuth 2.0 client credentials, RFC 6749 §4.4)',
         description: 'Form body with grant_type=client_credentials and HTTP Basic client authentication, or the JSON body {client_id, client_secret, scope}.',
         body: TokenRequestSchema, bodyType: 'application/x-www-form-urlencoded',
-        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 413: { description: 'body over 4 KiB' }, 429: { description: 'too many failed attempts for this client from this address, too many from this address, or over 300 requests a minute from it' }, 503: { description: 'temporarily_unavailable: the secret-hashing queue is full; retry after Retry-After' } },
+        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 413: { description: 'body over 4 KiB' }, 415: { description: 'compressed body' }, 429: { description: 'too many failed attempts for this client from this address, too many from this address, or over 300 requests a minute from it' }, 503: { description: 'temporarily_unavailable: the secret-hashing queue is full; retry after Retry-After' } },
       },
     ];
   }

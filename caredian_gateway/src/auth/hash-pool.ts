@@ -137,7 +137,9 @@ export class HashPool {
         this.all.delete(dead);
         const i = this.idle.indexOf(dead);
         if (i >= 0) this.idle.splice(i, 1);
-        if (!this.closed) this.spawn();
+        // A replacement after a pause, so a worker that cannot start does not spin; meanwhile
+        // the queue fills and requests get HashPoolBusy.
+        setTimeout(() => this.closed || this.spawn(), 1000).unref();
       },
     );
     this.all.add(w);

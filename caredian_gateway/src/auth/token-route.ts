@@ -87,7 +87,11 @@ export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Log
     const isJson = !isForm && Boolean(req.is('application/json'));
     if (!isForm && !isJson) return closeAfter(res, () => oauthError(res, 'invalid_request', 'use application/x-www-form-urlencoded or application/json'));
     const encoding = (req.headers['content-encoding'] ?? 'identity').toLowerCase();
-    if (encoding !== 'identity') return closeAfter(res, () => oauthError(res, 'invalid_request', 'compressed bodies are not accepted'));
+    if (encoding !== 'identity')
+      return closeAfter(res, () => {
+        res.setHeader('Cache-Control', 'no-store');
+        res.status(415).json({ error: 'invalid_request', error_description: 'compressed bodies are not accepted' });
+      });
     const read = await readLimitedBody(req);
     if (read.kind === 'aborted') return;
     if (read.kind === 'too_large') {
