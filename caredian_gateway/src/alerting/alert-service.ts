@@ -139,13 +139,7 @@ export class AlertService implements GatewayModule {
     if (a.state === 'acknowledged' || a.state === 'cancelled') return view(a);
     // Answered while still pending: caregivers never heard of it, so they are not told of the answer.
     const wasPending = a.state === 'pending';
-    a.state = 'acknowledged';
-    a.pending_until_ms = undefined;
-    a.acknowledged_by = by;
-    a.acknowledged_at = new Date(this.now()).toISOString();
-    a.next_escalation_ms = undefined;
-    // Notifications nobody received yet are pointless now; the acknowledgement still has to go out.
-    a.outbox = a.outbox.filter((o) => !o.d.dropOnAck);
+    this.close(a, 'acknowledged', by);
     this.notify(a, { type: wasPending ? 'fall_cancelled' : 'fall_acknowledged', alert: view(a) });
     this.log.info({ alert: id, device_id: a.device_id, by, cancelled_by_wearer: a.cancelled_by_wearer ?? false }, a.cancelled_by_wearer ? 'fall alert resolved by the wearer ("I\'m OK")' : 'fall alert acknowledged');
     await this.store.ingest({ kind: 'alert', device_id: a.device_id, alert_id: id, action: 'acknowledged', by, ts: this.now() / 1000 }).catch((err: unknown) => this.log.error({ err }, 'could not store the acknowledgement'));
@@ -241,16 +235,22 @@ export class AlertService implements GatewayModule {
       return this.acknowledge(id, by);
     }
     if (a.state !== 'pending') return view(a);
-    a.state = 'cancelled';
     a.cancelled_by_wearer = true;
-    a.acknowledged_by = by;
-    a.acknowledged_at = new Date(this.now()).toISOString();
-    a.pending_until_ms = undefined;
-    a.outbox = a.outbox.filter((o) => !o.d.dropOnAck);
+    this.close(a, 'cancelled', by);
     this.log.info({ alert: id, device_id: a.device_id, by }, 'fall cancelled by the wearer before anyone was alerted');
     this.notify(a, { type: 'fall_cancelled', alert: view(a) });
     await this.record(a, 'cancelled', by);
     return view(a);
+  }
+
+  /** Ends an alert's active life: no window, no escalation, and notifications nobody received yet dropped (the answer still goes out). */
+  private close(a: Alert, state: 'acknowledged' | 'cancelled', by: string): void {
+    a.state = state;
+    a.acknowledged_by = by;
+    a.acknowledged_at = new Date(this.now()).toISOString();
+    a.pending_until_ms = undefined;
+    a.next_escalation_ms = undefined;
+    a.outbox = a.outbox.filter((o) => !o.d.dropOnAck);
   }
 
   /** The wearer lies still after a fall: the window ends at once, at the highest priority. */

@@ -19,6 +19,16 @@ export function freePort(): Promise<number> {
   });
 }
 
+/** SIGTERM (the program saves its state), SIGKILL after 5 s; resolves when it has exited. */
+export async function stopChild(p: ChildProcess | undefined): Promise<void> {
+  if (!p || p.exitCode !== null) return;
+  await new Promise<void>((resolve) => {
+    p.once('exit', () => resolve());
+    p.kill('SIGTERM');
+    setTimeout(() => p.kill('SIGKILL'), 5000).unref();
+  });
+}
+
 export class Influxd {
   private proc?: ChildProcess;
   private constructor(
@@ -87,13 +97,7 @@ bind-address = "127.0.0.1:${rpc}"
   }
 
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
-    });
+    await stopChild(this.proc);
     this.proc = undefined;
   }
 

@@ -6,7 +6,7 @@ import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { tmpdir, userInfo } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from './influxd.js';
+import { freePort, stopChild } from './influxd.js';
 
 export const MOSQUITTO = process.env.MOSQUITTO_BIN ?? '/usr/sbin/mosquitto';
 const MOSQUITTO_PASSWD = process.env.MOSQUITTO_PASSWD_BIN ?? '/usr/bin/mosquitto_passwd';
@@ -67,13 +67,7 @@ export class Mosquitto {
 
   /** SIGTERM: Mosquitto saves its persistence file (retained messages, sessions) before it exits. */
   async stop(): Promise<void> {
-    const p = this.proc;
-    if (!p || p.exitCode !== null) return;
-    await new Promise<void>((resolve) => {
-      p.once('exit', () => resolve());
-      p.kill('SIGTERM');
-      setTimeout(() => p.kill('SIGKILL'), 5000).unref();
-    });
+    await stopChild(this.proc);
     this.proc = undefined;
   }
 
