@@ -85,3 +85,28 @@ test('without a broker add-on the Supervisor says so, and the gateway falls back
     await ha2.close();
   }
 });
+
+test("the wearer's window in Home Assistant: a pending event first, no phone; I'm OK after the alert clears the phones", async () => {
+  const ha3 = new HaStandin();
+  await ha3.start();
+  await ha3.startSupervisor();
+  const g = await startGateway({ SUPERVISOR_TOKEN, SUPERVISOR_URL: ha3.supervisorUrl, HA_NOTIFY_MOBILE: 'notify.mobile_app_daughter,notify.mobile_app_son', CONFIRM_WINDOW_SEC: '3' });
+  try {
+    await waitFor(() => (g.gw.readiness.evaluate().checks.home_assistant as { state?: string }).state === 'connected', 10_000, 'connected');
+    const t = await g.token();
+    const r = await fetch(`${g.url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${t}` }, body: JSON.stringify({ device_id: CLIENT_ID, event: 'fall', prob: 0.9 }) });
+    const { event_id } = (await r.json()) as { event_id: string };
+    const tag = `caredian_${event_id}`;
+    await waitFor(() => ha3.firedEvents.some((e) => e.event_type === 'caredian_fall_pending' && e.event_data.event_id === event_id), 5000, 'the pending event');
+    expect(ha3.firedEvents.find((e) => e.event_type === 'caredian_fall_pending')!.event_data).toMatchObject({ cancel_before: expect.any(String) });
+    expect(ha3.serviceCalls.filter((c) => (c.service_data.data as { tag?: string } | undefined)?.tag === tag)).toEqual([]);
+    await waitFor(() => ha3.serviceCalls.filter((c) => c.domain === 'notify' && (c.service_data.data as { tag?: string } | undefined)?.tag === tag).length === 2, 10_000, 'the phones after the window');
+    const c = await fetch(`${g.url}/alerts/${event_id}/cancel`, { method: 'POST', headers: { Authorization: `Bearer ${t}` } });
+    expect(await c.json()).toMatchObject({ alert: { state: 'acknowledged', cancelled_by_wearer: true } });
+    await waitFor(() => ha3.serviceCalls.filter((x) => x.service_data.message === 'clear_notification' && (x.service_data.data as { tag?: string }).tag === tag).length === 2, 10_000, 'both phones cleared');
+    await waitFor(() => ha3.firedEvents.some((e) => e.event_type === 'caredian_fall_acknowledged' && e.event_data.event_id === event_id && e.event_data.cancelled_by_wearer === true), 10_000, 'the resolution event');
+  } finally {
+    await g.close();
+    await ha3.close();
+  }
+}, 30_000);
