@@ -112,7 +112,7 @@ async function underAttack(t) {
   const results = {};
   try {
     mark('warm-up');
-    await sleep(3000);
+    await sleep(5000);
     for (const key of t.phases) {
       const [name, run, o = {}] = PHASES[key];
       if (t.exited()) break;

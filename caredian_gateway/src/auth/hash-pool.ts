@@ -16,6 +16,12 @@ export interface HashPoolOptions {
   workers?: number;
   /** Jobs waiting for a worker before new ones are refused (default 32). */
   maxQueue?: number;
+  /**
+   * Secrets hashed per second at most, across the pool (default 8: about a quarter of one core at
+   * scrypt's ~30 ms). A flood of token requests then cannot take a core from ingest; the queue
+   * waits for the budget, and past the queue requests are refused at once.
+   */
+  maxPerSec?: number;
   keylen: number;
   params: ScryptOptions;
 }
@@ -91,11 +97,17 @@ export class HashPool {
   private readonly queue: Job[] = [];
   private readonly maxQueue: number;
   private closed = false;
+  private readonly perSec: number;
+  private budget: number;
+  private budgetAt = Date.now();
+  private wake?: NodeJS.Timeout;
   /** Secrets hashed since start (tests and benchmarks read it). */
   hashed = 0;
 
   constructor(private readonly o: HashPoolOptions) {
     this.maxQueue = o.maxQueue ?? 32;
+    this.perSec = o.maxPerSec ?? 8;
+    this.budget = this.perSec;
     for (let i = 0; i < (o.workers ?? 1); i++) this.spawn();
   }
 
@@ -119,6 +131,7 @@ export class HashPool {
 
   async close(): Promise<void> {
     this.closed = true;
+    clearTimeout(this.wake);
     for (const j of this.queue.splice(0)) j.reject(new Error('hash pool closed'));
     await Promise.all([...this.all].map((w) => w.terminate()));
     this.all.clear();
@@ -148,6 +161,29 @@ export class HashPool {
   }
 
   private next(): void {
-    while (this.idle.length && this.queue.length) this.idle.pop()!.run(this.queue.shift()!);
+    while (this.idle.length && this.queue.length) {
+      const cost = this.queue[0]!.secrets.length;
+      if (!this.spend(cost)) return this.wakeWhenAffordable(cost);
+      this.idle.pop()!.run(this.queue.shift()!);
+    }
+  }
+
+  /** A token bucket of `perSec` secrets a second, holding at most one second's worth. */
+  private spend(cost: number): boolean {
+    const now = Date.now();
+    this.budget = Math.min(this.perSec, this.budget + ((now - this.budgetAt) / 1000) * this.perSec);
+    this.budgetAt = now;
+    if (this.budget < Math.min(cost, this.perSec)) return false;
+    this.budget -= cost;
+    return true;
+  }
+
+  private wakeWhenAffordable(cost: number): void {
+    if (this.wake || this.closed) return;
+    const ms = Math.max(1, Math.ceil(((Math.min(cost, this.perSec) - this.budget) / this.perSec) * 1000));
+    this.wake = setTimeout(() => {
+      this.wake = undefined;
+      this.next();
+    }, ms);
   }
 }

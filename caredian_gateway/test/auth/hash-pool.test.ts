@@ -16,6 +16,22 @@ describe('HashPool', () => {
     }
   });
 
+  test('at most maxPerSec secrets are hashed a second: a flood waits in the queue instead of taking a core', async () => {
+    const pool = new HashPool({ keylen: 32, params, workers: 2, maxQueue: 100, maxPerSec: 5 });
+    try {
+      const salt = Buffer.from('0123456789abcdef');
+      const all = Promise.all(Array.from({ length: 12 }, (_, i) => pool.derive([`s-${i}`], salt)));
+      await new Promise((r) => setTimeout(r, 300));
+      // One second's budget at once, then 5 a second: well under 12 after 0.3 s.
+      expect(pool.hashed).toBeLessThanOrEqual(7);
+      expect(pool.queued).toBeGreaterThanOrEqual(5);
+      await all;
+      expect(pool.hashed).toBe(12);
+    } finally {
+      await pool.close();
+    }
+  });
+
   test('the queue is bounded: beyond it a call fails at once with HashPoolBusy', async () => {
     const pool = new HashPool({ keylen: 32, params, workers: 1, maxQueue: 1 });
     try {
