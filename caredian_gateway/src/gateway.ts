@@ -21,11 +21,15 @@ import { HomeAssistantModule, homeAssistantAbsent } from './ha/ha-module.js';
 import { webhookSinks } from './webhooks/webhook-sinks.js';
 import { MqttModule } from './mqtt/mqtt-module.js';
 import { HaDiscoveryModule } from './ha-discovery/discovery-module.js';
+import { MqttInputModule } from './mqtt-input/mqtt-input-module.js';
+import { HaSourcesModule } from './ha-sources/ha-sources-module.js';
+import { withSourceDevices } from './ha-sources/source-devices.js';
 import { AlertService } from './alerting/alert-service.js';
 import type { AlertView } from './domain/alerts.js';
 import { describeDevice } from './domain/people.js';
 import { ProxyModule } from './proxy/proxy-module.js';
 import { createAdminApp } from './admin/admin-app.js';
+import { StatusPageModule } from './admin/status-page.js';
 import { adminToken } from './admin/admin-token.js';
 import { Readiness } from './http/readiness.js';
 import { Servers } from './http/servers.js';
@@ -39,7 +43,10 @@ export class Gateway {
   readonly servers: Servers;
   private readonly startedAt = Date.now();
 
-  static async create(c: Config, log: Logger, o: GatewayOptions = {}): Promise<Gateway> {
+  static async create(options: Config, log: Logger, o: GatewayOptions = {}): Promise<Gateway> {
+    // ha_sources describe their devices (person, location) as the devices option does; MQTT still
+    // accepts only the devices that option lists (IngestCore.settings of the options as given).
+    const c = withSourceDevices(options);
     mkdirSync(c.data_dir, { recursive: true, mode: 0o700 });
     const bus = new GatewayBus(log);
     const influx = createInfluxClient(c);
@@ -48,7 +55,7 @@ export class Gateway {
     const devices = new DeviceRegistry(c.data_dir, bus, log.child({ module: 'devices' }), c.device_offline_after_sec * 1000);
     const inference = new FallInferenceModule(c, log.child({ module: 'inference' }), bus);
     const stillness = new StillnessWatcher(bus, { stillAfterSec: c.still_after_fall_sec }, log.child({ module: 'stillness' }));
-    const ingest = new IngestCore({ store: storage.store, inference, known: devices, settings: IngestCore.settings(c), log, alertFor: (id, device) => alerts.briefFor(id, device), motion: stillness });
+    const ingest = new IngestCore({ store: storage.store, inference, known: devices, settings: IngestCore.settings(options), log, alertFor: (id, device) => alerts.briefFor(id, device), motion: stillness });
     const mqtt = new MqttModule(c, log.child({ module: 'mqtt' }));
     const ha = HomeAssistantModule.fromConfig({ config: c, log, bus, devices: () => devices.list(), mqttDiscovery: () => mqtt.configured });
     const holder: { gw?: Gateway } = {};
@@ -68,8 +75,11 @@ export class Gateway {
       devices,
       ingest,
       new DeviceApiModule(ingest, auth.tokens, log),
+      new MqttInputModule({ mqtt, ingest, enabled: c.mqtt_ingest, base: c.mqtt_base_topic, log: log.child({ module: 'mqtt_input' }) }),
+      new HaSourcesModule({ client: ha?.client, sources: c.ha_sources, ingest, presence: devices, dataDir: c.data_dir, log: log.child({ module: 'ha_sources' }), offlineAfterMs: c.device_offline_after_sec * 1000 }),
       new AlertCancelModule({ tokens: auth.tokens, alerts, owns: (client, device) => ingest.owns(client, device) }),
       new ProxyModule(c, storage.store, log, influx),
+      new StatusPageModule({ bus, log: log.child({ module: 'page' }), status: () => holder.gw!.statusReport(), alert: (id) => alerts.get(id), motion: (id) => inference.motionOf(id), devices: c.devices }),
     ];
     return (holder.gw = new Gateway(c, log, bus, modules));
   }
@@ -118,6 +128,7 @@ export class Gateway {
   }
 
   async stop(): Promise<void> {
+    this.module(StatusPageModule)?.closeStreams();
     await this.servers.stop();
     for (const m of [...this.modules].reverse()) await m.stop();
   }

@@ -32,18 +32,18 @@ export function createAdminApp(d: AdminAppDeps): Express {
   const auth = adminAuth(d.mode, d.adminToken);
   // The page and its script hold no data; in add-on mode they too are ingress-only.
   const pageGuard = d.mode === 'addon' ? auth : (_req: unknown, _res: unknown, next: () => void) => next();
-  const html = asset('index.html');
-  const js = asset('status.js');
-  const css = asset('status.css');
-  app.get('/', pageGuard, (_req, res) => {
-    res.type('html').send(html);
-  });
-  app.get('/status.js', pageGuard, (_req, res) => {
-    res.type('js').send(js);
-  });
-  app.get('/status.css', pageGuard, (_req, res) => {
-    res.type('css').send(css);
-  });
+  const files: [path: string, file: string, type: string][] = [
+    ['/', 'index.html', 'html'],
+    ['/status.js', 'status.js', 'js'],
+    ['/plot.js', 'plot.js', 'js'],
+    ['/status.css', 'status.css', 'css'],
+  ];
+  for (const [path, file, type] of files) {
+    const text = asset(file);
+    app.get(path, pageGuard, (_req, res) => {
+      res.type(type).send(text);
+    });
+  }
   app.use('/api', auth);
   app.get('/api/status', (_req, res) => {
     res.json(d.status());

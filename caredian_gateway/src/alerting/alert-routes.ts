@@ -1,11 +1,11 @@
-// GET /api/falls, GET /api/falls/<id>, POST /api/falls/<id>/ack, POST /api/falls/<id>/cancel and POST /api/test-alert on the admin listener.
+// GET /api/falls, POST /api/falls/<id>/ack, POST /api/falls/<id>/cancel and POST /api/test-alert on the admin listener.
+// A fall's detail (GET /api/falls/<id>, with the motion around it) is the status page's: admin/status-page.ts.
 import { Router } from 'express';
 import { sendError } from '../http/errors.js';
 import type { AlertView } from '../domain/alerts.js';
 
 export interface AlertActions {
   list(): AlertView[];
-  get(id: string): AlertView | undefined;
   acknowledge(id: string, by: string): Promise<AlertView | undefined>;
   raiseTest(by: string): AlertView;
   cancel(id: string, by: string): Promise<AlertView | undefined>;
@@ -21,11 +21,6 @@ export function alertRouter(alerts: AlertActions): Router {
   const r = Router();
   r.get('/falls', (_req, res) => {
     res.json({ falls: alerts.list() });
-  });
-  r.get('/falls/:id', (req, res) => {
-    const a = alerts.get(req.params.id);
-    if (!a) return sendError(res, 404, 'not_found', 'no alert with that id');
-    res.json({ alert: a });
   });
   r.post('/test-alert', (_req, res) => {
     res.json({ ok: true, alert: alerts.raiseTest(adminName(res.locals.adminUser as AdminUserLike | undefined)) });

@@ -174,6 +174,46 @@ const deviceList = json(
   .transform((list): DeviceConfig[] => list)
   .default([]);
 
+/** Home Assistant's valid_entity_id: lowercase domain and object id, no leading, trailing or double underscores. */
+export const HA_ENTITY_ID = /^(?!.+__)(?!_)[\da-z_]+(?<!_)\.(?!_)[\da-z_]+(?<!_)$/;
+export const HA_SOURCE_KINDS = ['fall', 'help'] as const;
+
+export interface HaSourceConfig {
+  entity_id: string;
+  kind: (typeof HA_SOURCE_KINDS)[number];
+  /** As given, or the entity's object id (binary_sensor.hall_radar_fall: hall_radar_fall). */
+  device_id: string;
+  person?: string;
+  location?: string;
+  /** The state that means a fall or a call for help (default on); for event entities, an event_type to match (default: any event). */
+  state?: string;
+}
+/** [{"entity_id", "kind", "device_id"?, "person"?, "location"?, "state"?}] in the add-on options and HA_SOURCES_JSON. */
+const haSources = json(
+  z.array(
+    z.object({
+      entity_id: z.string().regex(HA_ENTITY_ID, { error: 'must be a Home Assistant entity id, like binary_sensor.hallway_radar_fall' }),
+      kind: z.enum(HA_SOURCE_KINDS, { error: 'kind must be fall or help' }),
+      device_id: blankIsUnset(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE })),
+      person: blankIsUnset(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE })),
+      location: blankIsUnset(z.string().regex(SAFE_NAME, { error: SAFE_NAME_RULE })),
+      state: blankIsUnset(z.string().min(1).max(255)),
+    }),
+  ),
+)
+  .transform((list): HaSourceConfig[] => list.map(({ device_id, ...s }) => ({ ...s, device_id: device_id ?? s.entity_id.slice(s.entity_id.indexOf('.') + 1) })))
+  .superRefine((list, ctx) => {
+    const seen = new Set<string>();
+    for (const s of list) {
+      if (seen.has(s.entity_id)) ctx.addIssue({ code: 'custom', message: `entity "${s.entity_id}" is listed twice` });
+      seen.add(s.entity_id);
+      if (!SAFE_NAME.test(s.device_id)) ctx.addIssue({ code: 'custom', message: `entity "${s.entity_id}": its object id is too long for a device id; give device_id` });
+      // The gateway's own entities turn on for alerts it raised: as sources they would raise them again.
+      if (s.entity_id.split('.')[1]!.startsWith('caredian_')) ctx.addIssue({ code: 'custom', message: `entity "${s.entity_id}" is one of the gateway's own entities; list the sensor that detects the fall instead` });
+    }
+  })
+  .default([]);
+
 interface FieldOptions {
   /** Shown as an add-on option in config.yaml. Standalone-only settings are false. */
   addon?: boolean;
@@ -247,6 +287,8 @@ export const FIELDS = {
   supervisor_url: field(z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' }).default('http://supervisor'), 'SUPERVISOR_URL', { addon: false }),
   request_timeout_sec: field(num(0.5, 300).default(10), 'REQUEST_TIMEOUT_SEC'),
   ha_notify_mobile: field(stringList().default([]), 'HA_NOTIFY_MOBILE'),
+  // Home Assistant entities that report a fall or a call for help (radars, help buttons): each one alerts like a device.
+  ha_sources: field(haSources, 'HA_SOURCES_JSON'),
   // The persistent-notification service ('off' disables); the seed's 'notify.persistent_notification' still works.
   ha_notify_persist: field(z.string().regex(/^(off|[a-z_]+\.[a-z0-9_]+)$/, { error: "must be a service like persistent_notification.create, or 'off'" }).default('persistent_notification.create'), 'HA_NOTIFY_PERSIST'),
   ha_notify_critical: field(bool(true), 'HA_NOTIFY_CRITICAL'),
@@ -266,6 +308,8 @@ export const FIELDS = {
   mqtt_discovery: field(bool(true), 'MQTT_DISCOVERY'),
   mqtt_base_topic: field(topicLevel.default('caredian'), 'MQTT_BASE_TOPIC'),
   mqtt_discovery_prefix: field(topicLevel.default('homeassistant'), 'MQTT_DISCOVERY_PREFIX'),
+  // Devices publishing fall reports, heartbeats and IMU chunks to <base>/<device_id>/... (listed devices only).
+  mqtt_ingest: field(bool(false), 'MQTT_INGEST'),
   // fall inference
   fall_inference_enabled: field(bool(true), 'FALL_INFERENCE_ENABLED'),
   fall_model_path: field(optionalString(), 'FALL_MODEL_PATH', { addon: false }),

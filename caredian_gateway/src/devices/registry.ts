@@ -131,6 +131,24 @@ export class DeviceRegistry implements GatewayModule {
     this.scheduleSave(deviceId);
   }
 
+  /**
+   * An input knows the device is gone (its Home Assistant entity became unavailable): offline now,
+   * not after device_offline_after_sec. A device not seen before is kept, offline.
+   */
+  markOffline(deviceId: string, why: string, now = Date.now()): void {
+    let d = this.devices.get(deviceId);
+    if (!d) {
+      const iso = new Date(now).toISOString();
+      d = { device_id: deviceId, first_seen: iso, last_seen: iso, online: true, lastSeenMs: now };
+      this.devices.set(deviceId, d);
+    }
+    if (!d.online) return;
+    d.online = false;
+    this.log.warn({ device_id: deviceId, reason: why }, 'device offline');
+    this.bus.emit('device.offline', this.view(d));
+    this.scheduleSave(deviceId);
+  }
+
   private onStored(e: StoredEvent): void {
     if (e.kind === 'usage' || e.kind === 'alert') return;
     this.touch(e.device_id, e.client_id, e.received_ms);

@@ -31,8 +31,11 @@ export class Mosquitto {
     return `mqtt://127.0.0.1:${this.port}`;
   }
 
-  /** A broker that admits only `users` (password file), or anyone when `users` is empty. */
-  static async create(users: BrokerUser[] = [{ username: 'gateway', password: 'gateway-password-0123' }]): Promise<Mosquitto> {
+  /**
+   * A broker that admits only `users` (password file), or anyone when `users` is empty. `extra`
+   * lines go into mosquitto.conf as they are (max_queued_messages; an `acl` list becomes acl_file).
+   */
+  static async create(users: BrokerUser[] = [{ username: 'gateway', password: 'gateway-password-0123' }], extra: { conf?: string[]; acl?: string[] } = {}): Promise<Mosquitto> {
     if (!existsSync(MOSQUITTO)) throw new Error(`${MOSQUITTO} not found: install the broker with "apt-get install -y mosquitto mosquitto-clients" (the tests start their own)`);
     const dir = mkdtempSync(join(tmpdir(), 'caredian-mosquitto-'));
     const port = await freePort();
@@ -44,6 +47,12 @@ export class Mosquitto {
       for (const u of users) execFileSync(MOSQUITTO_PASSWD, ['-b', pw, u.username, u.password]);
       lines.push('allow_anonymous false', `password_file ${pw}`);
     } else lines.push('allow_anonymous true');
+    if (extra.acl) {
+      const acl = join(dir, 'acl');
+      writeFileSync(acl, extra.acl.join('\n') + '\n', { mode: 0o600 });
+      lines.push(`acl_file ${acl}`);
+    }
+    lines.push(...(extra.conf ?? []));
     const configPath = join(dir, 'mosquitto.conf');
     writeFileSync(configPath, lines.join('\n') + '\n');
     const m = new Mosquitto(dir, port, users, configPath);

@@ -8,8 +8,10 @@ export interface FallRecord {
   event: string;
   prob: number;
   event_id: string;
-  /** sensor (reported by the device), model (decided by the gateway) or both. */
-  source: 'sensor' | 'model' | 'both';
+  /** sensor (reported by the device), model (decided by the gateway), both, or ha_entity (a Home Assistant entity: entity_id). */
+  source: 'sensor' | 'model' | 'both' | 'ha_entity';
+  /** The Home Assistant entity that reported it (source ha_entity). */
+  entity_id?: string;
   /**
    * Whether the decision policy (FALL_DECISION_MODE, cooldown) made this a fall that alerts. A
    * device report the policy did not confirm is still stored, with false. Absent in records

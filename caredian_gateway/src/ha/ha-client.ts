@@ -50,6 +50,7 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
   private pingTimer?: NodeJS.Timeout;
   private retryTimer?: NodeJS.Timeout;
   private subscriptions: { eventType: string; handler: (e: HassEvent) => void }[] = [];
+  private messageSubscriptions: { message: { type: string; [k: string]: unknown }; handler: (m: unknown) => void }[] = [];
 
   constructor(
     private readonly ep: HaEndpoints,
@@ -93,6 +94,24 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
     if (this.conn) void this.conn.subscribeEvents(handler, eventType);
   }
 
+  /**
+   * A subscription command (subscribe_entities, subscribe_trigger) made now and after every
+   * reconnect; Home Assistant answers each one with the current state first, then changes.
+   */
+  subscribeMessage<T>(message: { type: string; [k: string]: unknown }, handler: (m: T) => void): void {
+    const s = { message, handler: handler as (m: unknown) => void };
+    this.messageSubscriptions.push(s);
+    if (this.conn) void this.subscribeOne(this.conn, s);
+  }
+
+  private async subscribeOne(conn: Connection, s: (typeof this.messageSubscriptions)[number]): Promise<void> {
+    try {
+      await conn.subscribeMessage(s.handler, s.message, { resubscribe: true });
+    } catch (err) {
+      this.log.error({ type: s.message.type, reason: (err as { message?: string }).message ?? String(err) }, 'Home Assistant refused a subscription');
+    }
+  }
+
   async callService(domain: string, service: string, data: Record<string, unknown>): Promise<void> {
     await this.request({ type: 'call_service', domain, service, service_data: data });
   }
@@ -127,6 +146,8 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
     try {
       const conn = await createConnection({ createSocket: (options) => createSocket({ ...options, auth: auth as never, setupRetry: 0 }) });
       if (this.stopped) return conn.close();
+      // Subscriptions asked for from here on are made at once (on this.conn), not in the loop below.
+      const messageSubs = [...this.messageSubscriptions];
       this.conn = conn;
       conn.addEventListener('ready', () => this.onReady(conn));
       conn.addEventListener('disconnected', () => this.onDown('connection lost'));
@@ -137,6 +158,7 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
         this.onFailure(err);
       });
       for (const s of this.subscriptions) await conn.subscribeEvents(s.handler, s.eventType);
+      for (const s of messageSubs) await this.subscribeOne(conn, s);
       this.onReady(conn);
     } catch (err) {
       this.onFailure(err);

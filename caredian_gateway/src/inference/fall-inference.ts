@@ -6,6 +6,7 @@ import type { ModelMeta } from './model-meta.js';
 import { ImuStreams, ImuTimeline } from './imu-timeline.js';
 import type { Decision, FallDecider } from './fall-decider.js';
 import type { WindowModel } from './window-model.js';
+import type { MotionTrail } from './motion-trail.js';
 
 export interface ImuChunk {
   t0?: number;
@@ -29,7 +30,7 @@ export class FallInference {
     readonly meta: ModelMeta,
     private readonly model: WindowModel,
     private readonly decider: FallDecider,
-    o: { idleMs?: number; maxGapSec?: number; maxDevices?: number; maxStateBytes?: number } = {},
+    private readonly o: { idleMs?: number; maxGapSec?: number; maxDevices?: number; maxStateBytes?: number; onChunk?: (deviceId: string) => void } = {},
   ) {
     const spec = { rateHz: meta.sample_rate_hz, windowSamples: meta.window_samples, hopSamples: meta.hop_samples, channels: meta.channels.length, maxGapSec: o.maxGapSec ?? 1 };
     const byMemory = o.maxStateBytes !== undefined ? Math.floor(o.maxStateBytes / ImuTimeline.bytesFor(spec)) : Infinity;
@@ -64,16 +65,25 @@ export class FallInference {
     const samples = chunk.acc.map((a, i) => this.pick.map((p) => (p.source === 'acc' ? a[p.axis]! : chunk.gyro![i]![p.axis]!)));
     const stream = this.streams.get(deviceId, nowSec * 1000);
     const restarts = stream.restarts;
+    const start = chunk.t0 ?? stream.nextStart ?? nowSec;
     const { accepted, windows } = stream.push({ t0: chunk.t0, rateHz: chunk.rateHz, samples }, nowSec);
+    stream.trail.samples(start, chunk.rateHz, chunk.acc);
     // Windows before and after a gap are not consecutive: smoothing and sustain start again.
     if (stream.restarts !== restarts) this.decider.restartRun(deviceId);
     const probs = await Promise.all(windows.map((w) => this.model.score(w.data)));
     const decisions: Decision[] = [];
     windows.forEach((w, i) => {
+      stream.trail.prob(w.endTs, probs[i]!);
       const d = this.decider.onModelWindow(deviceId, w.endTs, probs[i]!);
       if (d) decisions.push(d);
     });
+    this.o.onChunk?.(deviceId);
     return { accepted, windows: windows.length, decisions };
+  }
+
+  /** The device's recent motion (undefined once its stream is gone). */
+  trail(deviceId: string): MotionTrail | undefined {
+    return this.streams.peek(deviceId)?.trail;
   }
 
   forget(deviceId: string): void {

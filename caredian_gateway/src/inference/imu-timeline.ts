@@ -2,6 +2,8 @@
 // (t0 + i / rate_hz), never on arrival time, so a recording replayed at any speed yields the same
 // windows. Input at any rate is linearly resampled onto the model's rate; a chunk overlapping what
 // was already received (a retry) is not fed twice; a gap of more than `maxGapSec` starts afresh.
+// Each timeline also keeps its device's motion trail (what happened around a fall, for the page).
+import { MotionTrail } from './motion-trail.js';
 
 export interface TimelineSpec {
   /** The model's sample rate. */
@@ -50,14 +52,17 @@ export class ImuTimeline {
   lastActivityMs = 0;
   /** How often a gap restarted the window (consumers reset what they derived from earlier windows). */
   restarts = 0;
+  /** The last half minute of motion (magnitudes and the model's probabilities). */
+  readonly trail: MotionTrail;
 
   constructor(private readonly spec: TimelineSpec) {
     this.ring = new Float32Array(spec.windowSamples * spec.channels);
+    this.trail = new MotionTrail(spec.rateHz, spec.hopSamples / spec.rateHz);
   }
 
-  /** About what one timeline holds in memory: its ring, the last sample, and bookkeeping (measured). */
+  /** About what one timeline holds in memory: its ring, the last sample, its trail, and bookkeeping (measured). */
   static bytesFor(spec: TimelineSpec): number {
-    return spec.windowSamples * spec.channels * 4 + spec.channels * 16 + 1024;
+    return spec.windowSamples * spec.channels * 4 + spec.channels * 16 + 1024 + MotionTrail.bytesFor(spec.rateHz, spec.hopSamples / spec.rateHz);
   }
 
   /** Epoch seconds at which a chunk without t0 would start, if one is expected. */

@@ -4,6 +4,7 @@
 // device's own reports so a fall never goes unalerted because of the model.
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
@@ -11,6 +12,7 @@ import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import type { GatewayBus } from '../domain/bus-events.js';
 import { FallDecider, type DecisionMode } from './fall-decider.js';
 import { FallInference } from './fall-inference.js';
+import { FallMotionRecorder, type FallMotion } from './fall-motion.js';
 import { metaPathFor, readModelMeta, type ModelMeta } from './model-meta.js';
 import { OnnxWindowModel } from './window-model.js';
 
@@ -26,6 +28,8 @@ export class FallInferenceModule implements GatewayModule {
   readonly decider: FallDecider;
   readonly modelPath: string;
   readonly metaPath: string;
+  /** The motion around each fall the model decides (the page's plot). */
+  private readonly motion: FallMotionRecorder;
   private meta?: ModelMeta;
   private model?: OnnxWindowModel;
   private runtime?: FallInference;
@@ -57,6 +61,7 @@ export class FallInferenceModule implements GatewayModule {
       mode: this.modeWithoutModel(c.fall_decision_mode),
       andWindowSec: c.fall_and_window_sec,
     });
+    this.motion = new FallMotionRecorder(join(c.data_dir, 'fall-motion'), () => this.decider.settings.threshold, log);
     if (this.meta && c.fall_seq_len !== undefined && c.fall_seq_len !== this.meta.window_samples)
       log.warn({ fall_seq_len: c.fall_seq_len, window_samples: this.meta.window_samples }, 'FALL_SEQ_LEN is ignored: the window length comes from the model metadata');
   }
@@ -68,6 +73,16 @@ export class FallInferenceModule implements GatewayModule {
 
   get inference(): FallInference | undefined {
     return this.runtime;
+  }
+
+  /** Keeps the motion from 10 s before to 10 s after a fall the model decided (stored as `eventId`). */
+  keepMotion(deviceId: string, eventId: string, ts: number): void {
+    this.motion.capture(deviceId, eventId, ts, this.runtime?.trail(deviceId));
+  }
+
+  /** The motion kept around a fall, if the model decided it. */
+  motionOf(eventId: string): FallMotion | undefined {
+    return this.motion.read(eventId);
   }
 
   unavailable(): string {
@@ -90,9 +105,13 @@ export class FallInferenceModule implements GatewayModule {
     if (!this.problem) {
       try {
         this.model = await OnnxWindowModel.load(this.modelPath, this.meta!);
-        this.runtime = new FallInference(this.meta!, this.model, this.decider, { maxDevices: this.c.max_devices, maxStateBytes: this.c.imu_state_max_mb * 1024 * 1024 });
+        this.motion.start();
+        this.runtime = new FallInference(this.meta!, this.model, this.decider, { maxDevices: this.c.max_devices, maxStateBytes: this.c.imu_state_max_mb * 1024 * 1024, onChunk: (id) => this.motion.progress(id) });
         this.decider.setMode(wanted);
-        this.timer = setInterval(() => this.runtime?.sweep(), SWEEP_MS);
+        this.timer = setInterval(() => {
+          this.runtime?.sweep();
+          this.motion.tick();
+        }, SWEEP_MS);
         this.timer.unref();
         const d = this.decider.settings;
         this.log.info({ model: this.meta!.name, version: this.meta!.version, rate_hz: this.meta!.sample_rate_hz, window: this.meta!.window_samples, hop: this.meta!.hop_samples, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, mode: d.mode }, 'fall model loaded');
@@ -108,6 +127,7 @@ export class FallInferenceModule implements GatewayModule {
     this.unsubscribe?.();
     if (this.timer) clearInterval(this.timer);
     this.runtime = undefined;
+    await this.motion.flush();
     await this.model?.close();
     this.model = undefined;
   }

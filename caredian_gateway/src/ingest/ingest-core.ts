@@ -24,6 +24,19 @@ export interface IngestSettings {
   maxNewDevicesPerMin: number;
   /** How far ahead of the gateway's clock a device's ts / t0 may be. */
   maxFutureSkewSec: number;
+  /**
+   * The devices each input inside the gateway may speak for: MQTT for those the `devices` option
+   * lists (the broker's ACL authenticates them), Home Assistant for its `ha_sources`. HTTP clients
+   * are judged by their own `devices` list only.
+   */
+  inputDevices: Record<InputVia, readonly string[]>;
+}
+
+type InputVia = Exclude<DeviceIdentity['via'], 'http'>;
+
+/** Where a fall report came from when not from the device itself: a Home Assistant entity. */
+export interface ReportOrigin {
+  entityId: string;
 }
 
 export interface IngestCoreDeps {
@@ -40,23 +53,34 @@ export interface IngestCoreDeps {
 }
 
 type FallRec = NewRecord & { kind: 'fall' };
+/** A fall the IMU stream decided (never a Home Assistant entity's). */
+type ImuFallRec = FallRec & { source: 'sensor' | 'model' | 'both' };
 
 export class IngestCore implements GatewayModule {
   readonly name = 'ingest';
   /** Model-decided falls that could not be stored yet: stored with the device's next chunk. */
-  private owed = new Map<string, FallRec[]>();
+  private owed = new Map<string, ImuFallRec[]>();
   private readonly ownership: DeviceOwnership;
+  private readonly inputDevices: Record<InputVia, Set<string>>;
   private readonly admission: DeviceAdmission;
   private notOwned = 0;
   private storeFailures = 0;
   private lastFailureLogMs = 0;
 
   static settings(c: Config): IngestSettings {
-    return { locationDefault: c.location_default, clients: c.cc_clients, maxDevices: c.max_devices, maxNewDevicesPerMin: c.max_new_devices_per_min, maxFutureSkewSec: c.max_future_skew_sec };
+    return {
+      locationDefault: c.location_default,
+      clients: c.cc_clients,
+      maxDevices: c.max_devices,
+      maxNewDevicesPerMin: c.max_new_devices_per_min,
+      maxFutureSkewSec: c.max_future_skew_sec,
+      inputDevices: { mqtt: c.devices.map((d) => d.device_id), home_assistant: c.ha_sources.map((s) => s.device_id) },
+    };
   }
 
   constructor(private readonly d: IngestCoreDeps) {
     this.ownership = new DeviceOwnership(d.settings.clients);
+    this.inputDevices = { mqtt: new Set(d.settings.inputDevices.mqtt), home_assistant: new Set(d.settings.inputDevices.home_assistant) };
     this.admission = new DeviceAdmission(d.known, { maxDevices: d.settings.maxDevices, maxNewPerMin: d.settings.maxNewDevicesPerMin }, d.log.child({ module: 'ingest' }));
   }
 
@@ -68,7 +92,7 @@ export class IngestCore implements GatewayModule {
     return { ready: true, detail: `${a.devices} of at most ${a.max_devices} devices`, ...a, refused_not_owned: this.notOwned, ...(warning ? { warning } : {}) };
   }
 
-  async reportFall(who: DeviceIdentity, body: unknown): Promise<Outcome<FallStored>> {
+  async reportFall(who: DeviceIdentity, body: unknown, origin?: ReportOrigin): Promise<Outcome<FallStored>> {
     const parsed = FallEventSchema.safeParse(body);
     if (!parsed.success) return { kind: 'invalid', problems: zodProblems(parsed.error) };
     const b = parsed.data;
@@ -102,7 +126,8 @@ export class IngestCore implements GatewayModule {
           prob: b.prob,
           ts,
           event_id: b.event_id ?? randomUUID(),
-          source: decision?.source ?? 'sensor',
+          source: origin ? 'ha_entity' : (decision?.source ?? 'sensor'),
+          ...(origin ? { entity_id: origin.entityId } : {}),
           ...(b.event === 'fall' ? { decided: decision !== undefined } : {}),
           client_id: who.clientId,
         },
@@ -164,7 +189,7 @@ export class IngestCore implements GatewayModule {
       this.d.log.error({ err, device_id: b.device_id }, 'fall inference failed');
       return { kind: 'unavailable', error: 'inference_failed', description: 'the model could not score this chunk; retry later', retryAfterSec: 5 };
     }
-    const recs: FallRec[] = [...(this.owed.get(b.device_id) ?? [])];
+    const recs: ImuFallRec[] = [...(this.owed.get(b.device_id) ?? [])];
     for (const x of outcome.decisions) {
       recs.push({ kind: 'fall', device_id: b.device_id, location: b.location ?? this.d.settings.locationDefault, event: 'fall', prob: round(x.prob), ts: x.ts, event_id: randomUUID(), source: x.source, decided: true, client_id: who.clientId });
       this.d.log.warn({ device_id: b.device_id, ts: x.ts, prob: x.prob, source: x.source, via: who.via }, 'fall decided from IMU stream');
@@ -173,6 +198,8 @@ export class IngestCore implements GatewayModule {
       try {
         await this.d.store.ingestMany(recs.map((rec) => ({ rec, clientEventId: rec.event_id })));
         this.owed.delete(b.device_id);
+        // The page shows what the motion looked like around each of these falls.
+        for (const r of recs) this.d.inference.keepMotion(r.device_id, r.event_id, r.ts);
       } catch (err) {
         this.owed.set(b.device_id, recs);
         return this.failed(err);
@@ -194,6 +221,12 @@ export class IngestCore implements GatewayModule {
   }
 
   private checkOwner(who: DeviceIdentity, deviceId: string): Outcome<never> | undefined {
+    if (who.via !== 'http') {
+      if (this.inputDevices[who.via].has(deviceId)) return undefined;
+      this.notOwned++;
+      const listed = who.via === 'mqtt' ? 'the devices option' : 'ha_sources';
+      return { kind: 'forbidden', error: 'device_not_listed', description: `device "${deviceId}" is not listed in ${listed}: the ${who.via === 'mqtt' ? 'MQTT' : 'Home Assistant'} input accepts only the devices listed there` };
+    }
     if (this.ownership.allows(who.clientId, deviceId)) return undefined;
     this.notOwned++;
     return { kind: 'forbidden', error: 'device_not_allowed', description: `client "${who.clientId}" may not post for device "${deviceId}": a client posts for the device id equal to its client id, or for the devices its configuration lists (devices)` };

@@ -10,6 +10,8 @@ import { findBroker, type BrokerSettings } from './broker-settings.js';
 import { topicMatches } from './topic-match.js';
 
 export type MessageHandler = (topic: string, payload: Buffer) => void;
+/** Resolves once the message is safe (on disk); a rejection leaves it unacknowledged. */
+export type DurableHandler = (topic: string, payload: Buffer, meta: { retain: boolean }) => Promise<void>;
 
 export interface PublishOptions {
   retain?: boolean;
@@ -26,6 +28,7 @@ export class MqttModule implements GatewayModule {
   private why = '';
   private lastError?: string;
   private handlers: { filter: string; fn: MessageHandler }[] = [];
+  private durable: { filter: string; fn: DurableHandler }[] = [];
   private connectListeners: (() => void)[] = [];
   readonly availabilityTopic: string;
   readonly clientId: string;
@@ -67,6 +70,10 @@ export class MqttModule implements GatewayModule {
       will: { topic: this.availabilityTopic, payload: Buffer.from('offline'), qos: 1, retain: true },
     });
     this.client = client;
+    // mqtt.js sends a QoS 1 message's PUBACK only once handleMessage calls back, and reads the next
+    // message only then (MQTT 3.1.1 too; customHandleAcks would need MQTT 5, whose sessions end at
+    // disconnect unless an expiry is set).
+    client.handleMessage = (packet, done) => void this.handleDurable(packet.topic, packet.payload, packet.retain, done);
     client.on('connect', () => {
       this.state = 'connected';
       this.lastError = undefined;
@@ -122,6 +129,26 @@ export class MqttModule implements GatewayModule {
     const client = this.client;
     if (!client || !client.connected) throw new Error('MQTT broker not connected');
     await client.publishAsync(topic, payload, { qos: o.qos ?? 1, retain: o.retain ?? false });
+  }
+
+  /**
+   * Like subscribe, for messages that must not be lost: the broker hears the message was received
+   * (QoS 1 PUBACK) only after `fn` resolves, and the next message is handled only then. When `fn`
+   * rejects the message stays unacknowledged: the broker delivers it again after a reconnect, and
+   * the persistent session keeps what arrives while the gateway is away.
+   */
+  subscribeDurable(filter: string, fn: DurableHandler): void {
+    this.durable.push({ filter, fn });
+    this.onConnect(() => this.client?.subscribe(filter, { qos: 1 }));
+  }
+
+  private async handleDurable(topic: string, payload: Buffer | string, retain: boolean, done: (err?: Error) => void): Promise<void> {
+    try {
+      for (const h of this.durable) if (topicMatches(h.filter, topic)) await h.fn(topic, Buffer.isBuffer(payload) ? payload : Buffer.from(payload), { retain });
+      done();
+    } catch (err) {
+      done(err instanceof Error ? err : new Error(String(err)));
+    }
   }
 
   /** Subscribes now if connected; the persistent session (and mqtt.js) keep it across reconnects. */

@@ -16,7 +16,7 @@ export const LAYERS: string[][] = [
   ['events', 'auth', 'devices', 'admin', 'mqtt'],
   ['inference', 'influx', 'proxy', 'alerting'],
   ['ingest', 'eval', 'webhooks', 'ha'],
-  ['ha-discovery'],
+  ['ha-discovery', 'mqtt-input', 'ha-sources'],
   ['device-api'],
   ['cli'],
   ['.'],

@@ -252,11 +252,10 @@ test('a device removed from the gateway is removed from Home Assistant (empty re
   await waitFor(() => ha.json(topic), 10_000, 'discovery of the device');
   const r = await fetch(`${h.adminUrl}/api/devices/band-gone`, { method: 'DELETE', headers: { Authorization: `Bearer ${ADMIN_TOKEN}` } });
   expect(r.status).toBe(200);
-  await waitFor(() => ha.last.get(topic)?.payload === '', 10_000, 'the empty config');
-  for (const key of ['fall_event', 'online', 'battery', 'fall_probability', 'acknowledge', 'im_ok']) {
-    const m = [...ha.last.entries()].find(([k]) => k.includes('caredian_band_gone') && k.endsWith(`/${key}/config`));
-    expect(m?.[1]).toMatchObject({ payload: '', retain: true });
-  }
+  const keys = ['fall', 'fall_event', 'online', 'battery', 'fall_probability', 'acknowledge', 'im_ok'];
+  const configOf = (key: string) => [...ha.last.entries()].find(([k]) => k.includes('caredian_band_gone') && k.endsWith(`/${key}/config`))?.[1];
+  await waitFor(() => keys.every((key) => configOf(key)?.payload === ''), 10_000, 'every config emptied');
+  for (const key of keys) expect(configOf(key)).toMatchObject({ payload: '', retain: true });
   // A new subscriber (Home Assistant after a restart) finds nothing retained for it.
   const fresh = await HaView.connect(broker.url);
   try {

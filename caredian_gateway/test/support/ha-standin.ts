@@ -2,7 +2,8 @@
 // developer docs and the Supervisor's source for what the gateway uses.
 //
 // Core (`url`): WebSocket API at /api/websocket (auth_required → auth → auth_ok/auth_invalid;
-// result; event; subscribe_events; unsubscribe_events; call_service, whose result carries
+// result; event; subscribe_events; subscribe_entities (compressed states: the current ones first,
+// then diffs, as HA 2022.4+ sends them; state_changed events too); unsubscribe_events; call_service, whose result carries
 // `response: null`; fire_event (admin); get_states; person/list; config/auth/list (admin);
 // ping/pong; supported_features) and the REST API (POST /api/states/<entity_id> (admin; 400 for an
 // invalid entity id or a missing state), GET /api/states, POST /api/events/<event_type>, GET /api/).
@@ -13,7 +14,9 @@
 // Core is down; "401: Unauthorized" for a wrong token on REST; GET /services/mqtt (the broker the
 // Mosquitto add-on registered, 400 "Service not enabled" without one).
 //
-// Tests can make Core forget states and drop connections (a restart), or go away (an outage).
+// Tests can make Core forget states and drop connections (a restart; device entities listed in
+// `keep` come back with their state and a new last_changed, as Home Assistant restores them), or go
+// away (an outage), and change entities (setEntity, removeEntity) as integrations would.
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
@@ -57,8 +60,29 @@ interface Sub {
   eventType?: string;
 }
 
+/** One entity's state as Home Assistant keeps it (times ISO 8601). */
+export interface StandinState {
+  state: string;
+  attributes: Record<string, unknown>;
+  last_changed: string;
+  last_updated: string;
+}
+
+interface EntitySub {
+  ws: WebSocket;
+  id: number;
+  ids?: Set<string>;
+}
+
+/** The compressed state subscribe_entities sends: s, a, c (context id), lc and, when it differs, lu (epoch seconds). */
+function compressed(s: StandinState): Record<string, unknown> {
+  const lc = Date.parse(s.last_changed) / 1000;
+  const lu = Date.parse(s.last_updated) / 1000;
+  return { s: s.state, a: s.attributes, c: '01JCAREDIANSTATECTX00000000', lc, ...(lu !== lc ? { lu } : {}) };
+}
+
 export class HaStandin {
-  states = new Map<string, { state: string; attributes: Record<string, unknown>; last_updated: string }>();
+  states = new Map<string, StandinState>();
   serviceCalls: ServiceCall[] = [];
   firedEvents: { event_type: string; event_data: Record<string, unknown> }[] = [];
   /** Every request the Supervisor's proxy received (method and path), to show what the gateway used. */
@@ -86,6 +110,7 @@ export class HaStandin {
   private wss = new WebSocketServer({ noServer: true });
   private supervisor?: Server;
   private subs: Sub[] = [];
+  private entitySubs: EntitySub[] = [];
   private sockets = new Set<WebSocket>();
   private addonSockets = new Set<WebSocket>();
   port = 0;
@@ -122,15 +147,65 @@ export class HaStandin {
     for (const ws of this.sockets) ws.terminate();
     this.sockets.clear();
     this.subs = [];
+    this.entitySubs = [];
     this.server?.closeAllConnections();
     await new Promise<void>((r) => (this.server?.listening ? this.server.close(() => r()) : r()));
   }
 
-  /** A restart: states set through the REST API are forgotten, clients reconnect. */
-  async restart(): Promise<void> {
+  /**
+   * A restart: states set through the REST API are forgotten, clients reconnect. Entities in
+   * `keep` (an integration's, such as a radar's) come back with their state and attributes, and a
+   * new last_changed, as Home Assistant restores them at start.
+   */
+  async restart(o: { keep?: string[] } = {}): Promise<void> {
     await this.stop();
-    this.states.clear();
+    const now = new Date().toISOString();
+    const kept = (o.keep ?? []).flatMap((id) => {
+      const s = this.states.get(id);
+      return s ? [[id, { ...s, last_changed: now, last_updated: now }] as const] : [];
+    });
+    this.states = new Map(kept);
     await this.start(this.port);
+  }
+
+  /**
+   * An integration sets an entity's state (last_changed moves only when the state does), and
+   * subscribers hear of it: state_changed events and subscribe_entities diffs. While Core is down
+   * the state is only kept, as if it changed while nobody was connected.
+   */
+  setEntity(entityId: string, state: string, attributes: Record<string, unknown> = {}): StandinState {
+    const old = this.states.get(entityId);
+    const now = new Date().toISOString();
+    const s: StandinState = { state, attributes, last_changed: old && old.state === state ? old.last_changed : now, last_updated: now };
+    this.states.set(entityId, s);
+    this.emitEvent('state_changed', { entity_id: entityId, old_state: old ? { entity_id: entityId, ...old } : null, new_state: { entity_id: entityId, ...s } });
+    this.emitEntities(entityId, old ? { c: { [entityId]: this.diff(old, s) } } : { a: { [entityId]: compressed(s) } });
+    return s;
+  }
+
+  /** An entity removed from Home Assistant. */
+  removeEntity(entityId: string): void {
+    const old = this.states.get(entityId);
+    if (!old) return;
+    this.states.delete(entityId);
+    this.emitEvent('state_changed', { entity_id: entityId, old_state: { entity_id: entityId, ...old }, new_state: null });
+    this.emitEntities(entityId, { r: [entityId] });
+  }
+
+  /** What changed, as subscribe_entities sends it: "+" (s, lc or else lu, c, changed attributes), "-" (removed attributes). */
+  private diff(old: StandinState, s: StandinState): Record<string, unknown> {
+    const add: Record<string, unknown> = { c: '01JCAREDIANSTATECTX00000000' };
+    if (old.state !== s.state) add.s = s.state;
+    if (old.last_changed !== s.last_changed) add.lc = Date.parse(s.last_changed) / 1000;
+    else if (old.last_updated !== s.last_updated) add.lu = Date.parse(s.last_updated) / 1000;
+    const changed = Object.fromEntries(Object.entries(s.attributes).filter(([k, v]) => JSON.stringify(old.attributes[k]) !== JSON.stringify(v)));
+    if (Object.keys(changed).length) add.a = changed;
+    const removed = Object.keys(old.attributes).filter((k) => !(k in s.attributes));
+    return { '+': add, ...(removed.length ? { '-': { a: removed } } : {}) };
+  }
+
+  private emitEntities(entityId: string, event: Record<string, unknown>): void {
+    for (const sub of this.entitySubs) if (!sub.ids || sub.ids.has(entityId)) sub.ws.send(JSON.stringify({ id: sub.id, type: 'event', event }));
   }
 
   /** The Supervisor in front of Core, as an add-on reaches it (http://supervisor). */
@@ -185,6 +260,7 @@ export class HaStandin {
     ws.on('close', () => {
       this.sockets.delete(ws);
       this.subs = this.subs.filter((s) => s.ws !== ws);
+      this.entitySubs = this.entitySubs.filter((s) => s.ws !== ws);
     });
     ws.send(JSON.stringify({ type: 'auth_required', ha_version: HA_VERSION }));
     ws.on('message', (raw) => {
@@ -212,8 +288,17 @@ export class HaStandin {
         case 'subscribe_events':
           this.subs.push({ ws, id: msg.id!, eventType: msg.event_type as string | undefined });
           return result(true);
+        case 'subscribe_entities': {
+          const ids = msg.entity_ids as string[] | undefined;
+          this.entitySubs.push({ ws, id: msg.id!, ids: ids ? new Set(ids) : undefined });
+          result(true);
+          // The current states first (only those that exist), then diffs as they come.
+          const a = Object.fromEntries([...this.states].filter(([id]) => !ids || ids.includes(id)).map(([id, st]) => [id, compressed(st)]));
+          return void ws.send(JSON.stringify({ id: msg.id, type: 'event', event: { a } }));
+        }
         case 'unsubscribe_events':
           this.subs = this.subs.filter((s) => !(s.ws === ws && s.id === msg.subscription));
+          this.entitySubs = this.entitySubs.filter((s) => !(s.ws === ws && s.id === msg.subscription));
           return result(true);
         case 'call_service': {
           const call = { domain: msg.domain as string, service: msg.service as string, service_data: (msg.service_data ?? {}) as Record<string, unknown> };
@@ -261,9 +346,8 @@ export class HaStandin {
       if (!VALID_ENTITY_ID.test(entityId)) return json(400, { message: 'Invalid entity ID specified.' });
       if (body.state === undefined || body.state === null) return json(400, { message: 'No state specified.' });
       const existed = this.states.has(entityId);
-      const s = { entity_id: entityId, state: String(body.state), attributes: (body.attributes ?? {}) as Record<string, unknown>, last_updated: new Date().toISOString() };
-      this.states.set(entityId, s);
-      return json(existed ? 200 : 201, s);
+      const s = this.setEntity(entityId, String(body.state), (body.attributes ?? {}) as Record<string, unknown>);
+      return json(existed ? 200 : 201, { entity_id: entityId, ...s });
     }
     if (req.method === 'GET' && url === '/api/states') return json(200, [...this.states, ...this.personStates()].map(([entity_id, s]) => ({ entity_id, ...s })));
     if (req.method === 'POST' && (m = /^\/api\/events\/([a-z0-9_]+)$/.exec(url))) {
