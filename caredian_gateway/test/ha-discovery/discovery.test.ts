@@ -63,7 +63,7 @@ afterAll(async () => {
 test('a device gets one Home Assistant device with unique_id entities, linked to the gateway device', async () => {
   const t = await h.token();
   expect((await post('/devices/heartbeat', { device_id: CLIENT_ID, battery: 87, fw: '1.4.2' }, t)).status).toBe(200);
-  await waitFor(() => ha.json(`homeassistant/button/${NODE}/acknowledge/config`), 10_000, 'discovery of the device');
+  await waitFor(() => ha.json(`homeassistant/button/${NODE}/im_ok/config`), 10_000, 'discovery of the device (its last config)');
   const expected = [
     ['binary_sensor', 'fall'],
     ['event', 'fall_event'],
