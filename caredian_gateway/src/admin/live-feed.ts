@@ -29,12 +29,18 @@ export class LiveFeed {
   private unsubs: (() => void)[] = [];
   private timers: NodeJS.Timeout[] = [];
   private lastStatus = '';
+  private statusTimer?: NodeJS.Timeout;
 
   constructor(private readonly d: LiveFeedDeps) {}
 
   start(): void {
     const bus = this.d.bus;
-    this.unsubs.push(bus.on('alert.changed', (a) => this.send('alert', a)));
+    this.unsubs.push(
+      bus.on('alert.changed', (a) => {
+        this.send('alert', a);
+        this.statusSoon();
+      }),
+    );
     for (const name of ['device.online', 'device.offline', 'device.seen'] as const) this.unsubs.push(bus.on(name, (s) => this.onDevice(s)));
     this.unsubs.push(bus.on('device.removed', (r) => this.send('device_removed', r)));
     this.unsubs.push(bus.on('event.stored', (e) => this.onStored(e)));
@@ -57,6 +63,7 @@ export class LiveFeed {
   stop(): void {
     for (const u of this.unsubs) u();
     for (const t of this.timers) clearInterval(t);
+    clearTimeout(this.statusTimer);
     this.unsubs = [];
     this.timers = [];
     this.closeAll();
@@ -102,6 +109,16 @@ export class LiveFeed {
   private statusNow(): Record<string, unknown> {
     const { uptime_s: _u, ...s } = this.d.status();
     return s;
+  }
+
+  /** The status counts open alerts: sent shortly after an alert changes, once for a burst of changes. */
+  private statusSoon(): void {
+    if (this.statusTimer || !this.clients.size) return;
+    this.statusTimer = setTimeout(() => {
+      this.statusTimer = undefined;
+      this.sendStatusIfChanged();
+    }, 250);
+    this.statusTimer.unref();
   }
 
   private sendStatusIfChanged(): void {

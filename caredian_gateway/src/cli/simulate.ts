@@ -89,6 +89,13 @@ const pace = speed === 0 ? 'as fast as the gateway answers' : speed === 1 ? 'in 
 console.log(`${ids.length === 1 ? ids[0] : `${ids.length} devices (${ids[0]} ... ${ids.at(-1)})`}: streaming ${recording.name} (${(recording.acc.length / recording.rateHz).toFixed(1)} s at ${recording.rateHz} Hz) to ${a.url} ${pace}, ${chunkSec} s chunks${passes > 1 ? (passes === Infinity ? ', until Ctrl-C' : `, ${passes} times`) : ''}`);
 
 const say = (line: string) => console.log(line);
+const seen = new Map<string, number>();
+const HINTS: Record<string, string> = {
+  device_limit: 'the gateway admits only so many new device ids a minute (max_new_devices_per_min / MAX_NEW_DEVICES_PER_MIN) or in all (max_devices); the simulator retries after Retry-After',
+  device_not_allowed: `the client may post only for its own id unless its cc_clients entry lists devices: for --devices, give it "devices": ["${a.device ?? clientId}-*"]`,
+  insufficient_scope: 'the client needs the scopes events:imu:ingest and devices:write',
+  inference_unavailable: 'the gateway has no fall model loaded (fall_inference_enabled, or see its log)',
+};
 const onEvent = (e: SimEvent) => {
   switch (e.type) {
     case 'token':
@@ -108,9 +115,16 @@ const onEvent = (e: SimEvent) => {
       say(`${e.device}: FALL decided at ${time(e.fall.ts)} (probability ${e.fall.prob.toFixed(2)}, ${e.fall.source})${al ? `: alert ${al.id} ${al.state}${al.cancel_before ? ` (the wearer may cancel until ${time(Date.parse(al.cancel_before) / 1000)})` : ''}` : ''}`);
       break;
     }
-    case 'problem':
-      say(`${e.device}: HTTP ${e.status} ${e.error}: ${e.description}`);
+    case 'problem': {
+      // The first few of each kind, with what to do; the rest are counted in the summary.
+      const kind = `${e.status} ${e.error}`;
+      const n = (seen.get(kind) ?? 0) + 1;
+      seen.set(kind, n);
+      if (n <= 3) say(`${e.device}: HTTP ${e.status} ${e.error}: ${e.description}`);
+      if (n === 1 && HINTS[e.error]) say(`  ${HINTS[e.error]}`);
+      if (n === 4) say(`  (more "${kind}" answers are counted in the summary)`);
       break;
+    }
   }
 };
 

@@ -1,6 +1,7 @@
 // Simulated devices: each streams a recording to POST /events/imu in chunks on its own timeline
 // (in real time, faster, or as fast as the gateway answers), sends heartbeats with a battery
 // level, and reports every fall the gateway decides. Used by `npm run simulate` and the tests.
+import { setMaxListeners } from 'node:events';
 import { DeviceClient, dispatcherFor, type DeviceClientOptions } from './device-client.js';
 import type { Recording } from './synthetic-motion.js';
 
@@ -71,6 +72,8 @@ const sleep = (ms: number, signal?: AbortSignal) =>
 
 export async function simulate(o: SimulationOptions, on: (e: SimEvent) => void = () => {}): Promise<DeviceReport[]> {
   const ids = deviceIds(o);
+  // Every device waits on the same stop signal.
+  if (o.signal) setMaxListeners(ids.length + 10, o.signal);
   const co: DeviceClientOptions = {
     url: o.url,
     clientId: o.clientId,

@@ -117,6 +117,8 @@ test('a simulated fall appears live, its detail plots the impact, and Acknowledg
     const devices = await a.page.locator('#devices tr[data-id="band-7"]').textContent();
     expect(devices).toMatch(/online/);
     expect(devices).toContain('64 %');
+    // The status follows too: the open alert is counted without a reload.
+    await a.page.waitForFunction(() => [...document.querySelectorAll('#status dd')].some((dd) => dd.textContent!.startsWith('1 open alerts')), undefined, { timeout: 5000 });
     await a.page.screenshot({ path: join(SCREENSHOTS, 'open-fall.png'), fullPage: true });
     console.log(`screenshot: ${join(SCREENSHOTS, 'open-fall.png')}`);
 

@@ -6,7 +6,7 @@
   const $ = (id) => document.getElementById(id);
   const token = () => sessionStorage.getItem('caredian-admin-token');
   const headers = () => (token() ? { Authorization: 'Bearer ' + token() } : {});
-  const state = { falls: new Map(), devices: new Map(), people: new Map(), events: [], status: null, detailId: null };
+  const state = { falls: new Map(), devices: new Map(), people: new Map(), events: [], status: null, detailId: null, lastLoad: 0 };
 
   async function api(path, method) {
     const r = await fetch(path, { headers: headers(), method: method || 'GET' });
@@ -313,6 +313,7 @@
     $('error').hidden = false;
   }
   async function loadAll() {
+    state.lastLoad = Date.now();
     try {
       const [s, d, e, f, p] = await Promise.all([api('api/status'), api('api/devices'), api('api/events?limit=20'), api('api/falls'), api('api/people')]);
       state.people = new Map(p.devices.map((x) => [x.device_id, x]));
@@ -433,8 +434,10 @@
     loadAll();
   });
   loadAll();
-  // A slow full refresh as well: status details, relative times and recent events stay current.
+  // A full refresh now and then as well (status details, relative times); every 10 s while live
+  // updates do not get through (a proxy that buffers them).
   setInterval(() => {
-    if (!$('main').hidden) loadAll();
-  }, 30000);
+    if ($('main').hidden) return;
+    if (Date.now() - state.lastLoad >= (document.body.dataset.live === 'true' ? 30000 : 10000)) loadAll();
+  }, 2000);
 })();
