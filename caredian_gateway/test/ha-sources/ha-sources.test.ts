@@ -6,7 +6,7 @@ import { rmSync } from 'node:fs';
 import type { StoredEvent } from '../../src/domain/records.js';
 import { ADMIN_TOKEN, startGateway, waitFor, type Harness } from '../support/harness.js';
 import { HaStandin, SUPERVISOR_TOKEN } from '../support/ha-standin.js';
-import { WebhookReceiver } from '../mqtt-input/support.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const RADAR = 'binary_sensor.hallway_radar_fall';
 const BUTTON = 'event.bedside_help_button';

@@ -4,8 +4,7 @@
 // Home Assistant and the webhook, and a test alert runs the whole path marked as a test.
 // Screenshots go to test-output/screenshots/ (printed when written).
 import { existsSync, mkdirSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { Server } from 'node:http';
 import { join, resolve } from 'node:path';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import { AlertService } from '../../src/alerting/alert-service.js';
@@ -13,6 +12,7 @@ import { simulate } from '../../src/cli/simulation.js';
 import { syntheticFall } from '../../src/cli/synthetic-motion.js';
 import { ADMIN_TOKEN, CLIENT_ID, CLIENT_SECRET, startGateway, waitFor, type Harness } from '../support/harness.js';
 import { INGRESS_PREFIX, startIngressProxy } from '../support/ingress-proxy.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 import { HA_TOKEN, HaStandin } from '../support/ha-standin.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
@@ -20,28 +20,6 @@ const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const TZ = 'Pacific/Kiritimati';
 export const SCREENSHOTS = resolve('test-output', 'screenshots');
 const DEVICES = [{ device_id: 'band-7', name: 'Kitchen band', person: 'Grandma Kim', placement: 'wrist' }];
-
-class WebhookReceiver {
-  got: Record<string, unknown>[] = [];
-  private server?: Server;
-  url = '';
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        this.got.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server!.address() as AddressInfo).port}/hook`;
-  }
-  stop(): void {
-    this.server?.closeAllConnections();
-    this.server?.close();
-  }
-}
 
 let browser: Browser;
 let ha: HaStandin;

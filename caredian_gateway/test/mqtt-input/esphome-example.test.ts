@@ -9,7 +9,8 @@ import { parse } from 'yaml';
 import { Mosquitto } from '../../src/devtools/mosquitto.js';
 import type { StoredEvent } from '../../src/domain/records.js';
 import { startGateway, waitFor, type Harness } from '../support/harness.js';
-import { DOCUMENTED_ACL, MqttPeer, WebhookReceiver } from './support.js';
+import { DOCUMENTED_ACL, MqttPeer } from './support.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const DIR = join(process.cwd(), '..', 'examples', 'esphome');
 const PASSWORD = 'device-password-0123';

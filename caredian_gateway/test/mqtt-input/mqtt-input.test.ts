@@ -8,7 +8,8 @@ import { MqttModule } from '../../src/mqtt/mqtt-module.js';
 import type { StoredEvent } from '../../src/domain/records.js';
 import { ADMIN_TOKEN, startGateway, waitFor, type Harness } from '../support/harness.js';
 import { sisfallTrial } from '../support/sisfall.js';
-import { DOCUMENTED_ACL, MqttPeer, WebhookReceiver } from './support.js';
+import { DOCUMENTED_ACL, MqttPeer } from './support.js';
+import { WebhookReceiver } from '../support/webhook-receiver.js';
 
 const PASSWORD = 'device-password-0123';
 const GW = { username: 'addons', password: 'gateway-password-0123' };

@@ -1,35 +1,8 @@
-// Shared by the device-input tests: a webhook receiver (an alert sink that is easy to read), an
-// MQTT client that records what it hears, the documented Mosquitto ACL, and reading the event log.
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+// Shared by the device-input tests: an MQTT client that records what it hears, the documented
+// Mosquitto ACL, and reading the event log. (The webhook receiver is in test/support/.)
 import mqtt, { type IClientOptions, type MqttClient } from 'mqtt';
 import type { StoredEvent } from '../../src/domain/records.js';
 import { EventLog } from '../../src/events/event-log.js';
-
-export class WebhookReceiver {
-  got: Record<string, unknown>[] = [];
-  private server?: Server;
-  url = '';
-  async start(): Promise<void> {
-    this.server = createServer((req, res) => {
-      const chunks: Buffer[] = [];
-      req.on('data', (c: Buffer) => chunks.push(c));
-      req.on('end', () => {
-        this.got.push(JSON.parse(Buffer.concat(chunks).toString('utf8')) as Record<string, unknown>);
-        res.end();
-      });
-    });
-    await new Promise<void>((r) => this.server!.listen(0, '127.0.0.1', r));
-    this.url = `http://127.0.0.1:${(this.server.address() as AddressInfo).port}/hook`;
-  }
-  ofType(type: string, alertId?: string): Record<string, unknown>[] {
-    return this.got.filter((g) => g.type === type && (alertId === undefined || g.alert_id === alertId));
-  }
-  async stop(): Promise<void> {
-    this.server?.closeAllConnections();
-    await new Promise((r) => (this.server ? this.server.close(r) : r(undefined)));
-  }
-}
 
 /** An MQTT client (a device, or someone watching) that keeps every message it receives. */
 export class MqttPeer {
