@@ -14,6 +14,8 @@ import { FallInferenceModule } from './inference/inference-module.js';
 import { StillnessWatcher } from './inference/stillness.js';
 import { createInfluxClient } from './influx/client.js';
 import { InfluxModule } from './influx/influx-module.js';
+import { MetricsModule } from './metrics/metrics-module.js';
+import { nameProcess } from './metrics/registry.js';
 import { IngestCore } from './ingest/ingest-core.js';
 import { DeviceApiModule } from './device-api/device-api-module.js';
 import { AlertCancelModule } from './device-api/alert-cancel.js';
@@ -33,9 +35,13 @@ import { StatusPageModule } from './admin/status-page.js';
 import { adminToken } from './admin/admin-token.js';
 import { Readiness } from './http/readiness.js';
 import { Servers } from './http/servers.js';
+import { WorkerPool } from './cluster/worker-pool.js';
+import { relaySocketPath } from './cluster/relay-socket.js';
 
 export interface GatewayOptions {
   tokenRoute?: TokenRouteOptions;
+  /** Worker processes serving the device port (main.ts; 0 or unset: this process serves it). */
+  deviceWorkers?: number;
 }
 
 export class Gateway {
@@ -55,16 +61,17 @@ export class Gateway {
     const devices = new DeviceRegistry(c.data_dir, bus, log.child({ module: 'devices' }), c.device_offline_after_sec * 1000);
     const inference = new FallInferenceModule(c, log.child({ module: 'inference' }), bus);
     const stillness = new StillnessWatcher(bus, { stillAfterSec: c.still_after_fall_sec }, log.child({ module: 'stillness' }));
-    const ingest = new IngestCore({ store: storage.store, inference, known: devices, settings: IngestCore.settings(options), log, alertFor: (id, device) => alerts.briefFor(id, device), motion: stillness });
+    const ingest = new IngestCore({ store: storage.store, inference, known: devices, placements: devices, settings: IngestCore.settings(options), log, alertFor: (id, device) => alerts.briefFor(id, device), motion: stillness });
     const mqtt = new MqttModule(c, log.child({ module: 'mqtt' }));
     const ha = HomeAssistantModule.fromConfig({ config: c, log, bus, devices: () => devices.list(), mqttDiscovery: () => mqtt.configured });
     const holder: { gw?: Gateway } = {};
     const discovery: HaDiscoveryModule = new HaDiscoveryModule({ mqtt, bus, log: log.child({ module: 'ha_discovery' }), prefix: c.mqtt_discovery_prefix, base: c.mqtt_base_topic, devices: () => devices.list(), alerts: (): AlertView[] => alerts.list(), gatewayState: () => holder.gw!.readiness.evaluate(), describe: (id) => describeDevice(c.devices, id) });
     const sinks = [...(ha ? [ha.sink] : []), ...webhookSinks(c), discovery.sink];
     const alerts = new AlertService(c.data_dir, bus, storage.store, sinks, AlertService.settings(c), log.child({ module: 'alerts' }));
+    const influxSink = new InfluxModule(c, storage.store, storage.dir, log, influx);
     const modules: GatewayModule[] = [
       storage,
-      new InfluxModule(c, storage.store, storage.dir, log, influx),
+      influxSink,
       auth,
       inference,
       stillness,
@@ -80,8 +87,15 @@ export class Gateway {
       new AlertCancelModule({ tokens: auth.tokens, alerts, owns: (client, device) => ingest.owns(client, device) }),
       new ProxyModule(c, storage.store, log, influx),
       new StatusPageModule({ bus, log: log.child({ module: 'page' }), status: () => holder.gw!.statusReport(), alert: (id) => alerts.get(id), motion: (id) => inference.motionOf(id), devices: c.devices }),
+      new MetricsModule({ ingest, store: storage.store, alerts, influx: influxSink.writer, model: inference }),
     ];
-    return (holder.gw = new Gateway(c, log, bus, modules));
+    const workers = o.deviceWorkers ?? 0;
+    const pool = workers > 0 ? new WorkerPool({ count: workers, socketPath: relaySocketPath(c.data_dir), endpoints: modules.find((m): m is DeviceApiModule => m instanceof DeviceApiModule)!.endpoints, log: log.child({ module: 'workers' }) }) : undefined;
+    if (pool) {
+      nameProcess('primary');
+      modules.find((m): m is MetricsModule => m instanceof MetricsModule)!.includeProcesses(() => pool.metrics());
+    }
+    return (holder.gw = new Gateway(c, log, bus, modules, pool));
   }
 
   private constructor(
@@ -89,11 +103,13 @@ export class Gateway {
     readonly log: Logger,
     readonly bus: GatewayBus,
     readonly modules: GatewayModule[],
+    private readonly pool?: WorkerPool,
   ) {
     for (const m of modules) this.readiness.addModule(m);
+    if (pool) this.readiness.addModule({ name: 'device_workers', start: async () => {}, stop: async () => {}, status: () => pool.status() });
     const token = adminToken(config, log);
-    const adminApp = createAdminApp({ log, mode: config.mode, adminToken: token, status: () => this.statusReport(), routers: modules.flatMap((m) => m.adminRoutes?.() ?? []) });
-    this.servers = new Servers(config, modules, this.readiness, adminApp, VERSION, log);
+    const adminApp = createAdminApp({ log, mode: config.mode, adminToken: token, status: () => this.statusReport(), routers: modules.flatMap((m) => m.adminRoutes?.() ?? []), rootRoutes: modules.flatMap((m) => m.adminRootRoutes?.() ?? []) });
+    this.servers = new Servers(config, modules, this.readiness, adminApp, VERSION, log, pool ? relaySocketPath(config.data_dir) : undefined);
   }
 
   /** A module by its class, for tests and tools (`gw.module(AlertService)`). */
@@ -114,13 +130,14 @@ export class Gateway {
   async start(): Promise<void> {
     for (const m of this.modules) await m.start();
     await this.servers.start();
+    await this.pool?.start();
     const c = this.config;
     const tls = this.servers.tls;
     this.log.info({ version: VERSION, mode: c.mode, device_port: this.devicePort, tls: Boolean(tls), mtls: Boolean(tls?.requireClientCert), admin_port: this.adminPort, influx: c.influx_url ? 'configured' : 'embedded event log', data_dir: c.data_dir }, 'CareDian Gateway started');
   }
 
   get devicePort(): number {
-    return this.servers.devicePort;
+    return this.pool?.port ?? this.servers.devicePort;
   }
 
   get adminPort(): number {
@@ -129,6 +146,7 @@ export class Gateway {
 
   async stop(): Promise<void> {
     this.module(StatusPageModule)?.closeStreams();
+    await this.pool?.stop();
     await this.servers.stop();
     for (const m of [...this.modules].reverse()) await m.stop();
   }

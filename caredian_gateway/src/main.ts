@@ -1,7 +1,8 @@
 // Entry point: load configuration (add-on options or environment), start, stop cleanly on signals.
 import { ConfigError, loadConfig } from './config/load.js';
 import { createLogger } from './core/logger.js';
-import { Gateway } from './gateway.js';
+import { WORKER_ENV } from './cluster/relay-protocol.js';
+import { deviceWorkerCount } from './cluster/worker-count.js';
 
 async function main(): Promise<void> {
   let config;
@@ -15,7 +16,15 @@ async function main(): Promise<void> {
     throw e;
   }
   const log = createLogger({ level: config.log_level, json: config.log_json });
-  const gw = await Gateway.create(config, log);
+  const relaySocket = process.env[WORKER_ENV];
+  if (relaySocket && process.send) {
+    // Loaded on demand: a worker never loads the model runtime, Express or the alerting modules.
+    const { runDeviceWorker } = await import('./cluster/device-worker.js');
+    await runDeviceWorker(config, log.child({ worker: process.pid }), relaySocket, Number(process.env.CAREDIAN_DEVICE_WORKERS ?? 1));
+    return;
+  }
+  const { Gateway } = await import('./gateway.js');
+  const gw = await Gateway.create(config, log, { deviceWorkers: deviceWorkerCount(config.ingest_workers) });
   await gw.start();
   let stopping = false;
   const stop = (signal: string) => {

@@ -1,109 +1,205 @@
-"""Compare recipes and pick the decision knobs on out-of-fold probabilities (see cv.py).
+"""Decision knobs per placement from leave-one-dataset-out (LODO) probabilities, by a fixed rule.
 
-  /usr/bin/python3 training/choose.py DIR [--seeds 7,8,9]
-For a single model (each seed alone) and for ensembles of the first n seeds (probabilities
-averaged), it picks the knobs by a fixed rule: among (smoothK, sustainK, threshold) with
-at least 98 % of the out-of-fold falls decided within 2 s of the impact as a device sending 1 s
-chunks sees it (the chunk that carries the decision must have ended), the fewest false alarms;
-then the widest run of neighbouring thresholds with that count, and the middle of that run.
+  /usr/bin/python3 training/choose.py [--work DIR] [--seed 7]
+Every trial of a dataset is scored by the network trained without that dataset (cv.py), so each
+trial's probabilities come from a network that never saw its device. The decision is simulated
+as the runtime makes it (src/inference/fall-decider.ts, src/eval/evaluate.ts): windows of 200
+samples every 25, the mean of the last smooth_k windows >= threshold for sustain_k windows in a row
+starts a candidate (once per run above the threshold), a candidate is a fall unless it falls in
+the 60 s cooldown of the previous one. "threshold" is the 2.5 g detector (threshold.py) alone,
+"either" merges its decisions with the model's under the same cooldown. Trial level, as `npm run
+eval` counts: a fall trial is detected if it raised any fall; every fall in a daily activity is a
+false alarm.
 """
 import argparse
-import glob
 import os
-import re
 import sys
 
 import numpy as np
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import data  # noqa: E402
 import recipe as T  # noqa: E402
+import threshold  # noqa: E402
 
-COOLDOWN_WINDOWS = 60 * T.RATE // T.HOP
-# A fall counts as caught on time when a device sending CHUNK_SEC chunks (what `npm run eval` does)
-# has its decision within ON_TIME_SEC of the impact: the window's end, plus the wait for the end of
-# the chunk that carries it.
-MIN_ON_TIME, ON_TIME_SEC, CHUNK_SEC = 0.98, 2.0, 1.0
-RULE = (f"out-of-fold share of falls decided within {ON_TIME_SEC} s of the impact, counted at the end of the "
-        f"{CHUNK_SEC:g} s chunk carrying the decision, >= {MIN_ON_TIME}; fewest false alarms; widest run of "
-        "neighbouring thresholds with that count; its middle")
-GRID = [x / 100 for x in range(30, 100, 2)]
+COOLDOWN = 60 * T.RATE  # samples
+GRID = [x / 100 for x in range(30, 100, 2)] + [0.99, 0.995]
+SMOOTH = (1, 2, 3)
+SUSTAIN = (1, 2, 3)
+DETECTORS = ("model", "either")
+CHUNK = T.RATE  # 1 s chunks
+ON_TIME_SEC = 2.0
+# sensitivity, specificity, false alarms per hour: the issue's targets.
+TARGETS = {"waist": (0.98, 0.995, 0.1)}
+DEFAULT_TARGET = (0.90, 0.98, 0.5)
+RULE = ("per placement, on LODO probabilities (each dataset scored by the network trained without it), "
+        "T = the 2.5 g threshold detector's figures on the same trials. Over detector (model, either), "
+        "smooth_k 1-3, sustain_k 1-3, threshold 0.30-0.995: "
+        "tier 1: sensitivity >= max(target, T's), specificity >= target, false alarms/h <= min(target, T's): "
+        "fewest false alarms; "
+        "tier 2 (else): sensitivity >= T's and false alarms/h <= min(target, T's): highest sensitivity, then "
+        "fewest false alarms; "
+        "tier 3 (else): sensitivity >= T's and false alarms/h <= T's: fewest false alarms, then highest "
+        "sensitivity; "
+        "tier 4 (else): the threshold detector alone. Ties: the widest run of neighbouring thresholds "
+        "with the best value and its middle, then the smaller smooth_k + sustain_k, then model before either. "
+        "Targets: waist 0.98 / 0.995 / 0.1, every other placement and unknown 0.90 / 0.98 / 0.5")
 
 
-def load(folder, seeds):
-    per_seed = {}
-    for path in glob.glob(os.path.join(folder, "oof_f*_s*.npz")):
-        seed = int(re.search(r"_s(\d+)\.npz$", path).group(1))
-        if seed not in seeds:
-            continue
-        with np.load(path) as z:
-            for k in z.files:
-                if ":" not in k:
-                    per_seed.setdefault(seed, {})[k] = (z[k], int(z["impact:" + k][0]), int(z["len:" + k][0]))
-    return per_seed
-
-
-def smoothed(probs, smooth_k):
-    """Mean of the last smooth_k windows (fewer at the start), as the runtime's decider smooths."""
-    c = np.concatenate([[0.0], np.cumsum(probs, dtype=np.float64)])
-    i = np.arange(1, len(probs) + 1)
-    lo = np.maximum(0, i - smooth_k)
+def smoothed(p, k):
+    c = np.concatenate([[0.0], np.cumsum(p, dtype=np.float64)])
+    i = np.arange(1, len(p) + 1)
+    lo = np.maximum(0, i - k)
     return (c[i] - c[lo]) / (i - lo)
 
 
-def decisions(smooth, thr, sustain_k):
-    """Window indices where the runtime's decider would raise a fall (60 s cooldown)."""
-    out, run, quiet_until = [], 0, -1
-    for i, above in enumerate((smooth >= thr).tolist()):
-        run = run + 1 if above else 0
-        if run >= sustain_k and i > quiet_until:
-            out.append(i)
-            quiet_until, run = i + COOLDOWN_WINDOWS, 0
+def sustained(s, k):
+    """min of the last k smoothed values; -1 where fewer than k windows exist (sustain needs k in a row)."""
+    if k == 1:
+        return s
+    out = np.full(len(s), -1.0)
+    if len(s) >= k:
+        w = np.lib.stride_tricks.sliding_window_view(s, k).min(axis=1)
+        out[k - 1:] = w
     return out
 
 
-def score(trials, thr, smooth_k, sustain_k, cache=None):
-    tp = nf = fa = fa_trials = on_time = 0
-    adl_sec, delays, fa_names = 0.0, [], []
-    for name, (p, impact, n) in trials.items():
-        key = (name, smooth_k)
-        if cache is None or key not in cache:
-            sm = smoothed(p, smooth_k)
-            if cache is not None:
-                cache[key] = sm
-        else:
-            sm = cache[key]
-        d = decisions(sm, thr, sustain_k)
-        if impact >= 0:
-            nf += 1
-            if d:  # as `npm run eval` counts: any decision in a fall trial; the delay is the first one's
-                tp += 1
-                end = T.WINDOW + d[0] * T.HOP  # samples seen when the window is scored
-                delays.append((end - 1 - impact) / T.RATE)
-                chunk = int(CHUNK_SEC * T.RATE)
-                on_time += ((-(-end // chunk)) * chunk - 1 - impact) / T.RATE <= ON_TIME_SEC
-        else:
-            adl_sec += n / T.RATE
-            fa += len(d)
-            fa_trials += bool(d)
-            if d:
-                fa_names.append(name)
-    return {"sens": tp / nf, "on_time": on_time / nf, "spec": 1 - fa_trials / (len(trials) - nf), "fa": fa, "fa_h": fa / (adl_sec / 3600),
-            "p95": float(np.percentile(delays, 95)), "max": max(delays), "tp": tp, "nf": nf, "fa_names": fa_names}
+def window_sample(k):
+    """The sample index (0-based) of the last sample of the trial's k-th window."""
+    return T.WINDOW - 1 + T.HOP * np.asarray(k)
 
 
-def choose(trials):
-    best, cache = None, {}
-    for smooth_k in (1, 2, 3):
-        for sustain_k in (1, 2, 3, 4):
-            rows = [(thr, score(trials, thr, smooth_k, sustain_k, cache)) for thr in GRID]
-            ok = [(thr, r) for thr, r in rows if r["on_time"] >= MIN_ON_TIME]
+def accept(events):
+    """Greedy cooldown over sorted candidate sample indices: the accepted decisions."""
+    out, quiet = [], -1
+    for e in events:
+        if e >= quiet:
+            out.append(e)
+            quiet = e + COOLDOWN
+    return out
+
+
+def trial_table(probs, thr_dec):
+    """For one trial: per (smooth_k, sustain_k) and detector, arrays over GRID of the number of
+    decisions and the first decision's sample index (-1 if none)."""
+    grid = np.array(GRID)
+    res = {}
+    th_first = thr_dec[0] if thr_dec else -1
+    for sm in SMOOTH:
+        s = smoothed(probs, sm) if len(probs) else np.zeros(0)
+        for su in SUSTAIN:
+            z = sustained(s, su) if len(s) else s
+            above = z[None, :] >= grid[:, None]  # [G, W]
+            rising = above & ~np.concatenate([np.zeros((len(grid), 1), bool), above[:, :-1]], axis=1)
+            n_model, first_model = np.zeros(len(grid), np.int32), np.full(len(grid), -1, np.int64)
+            n_either, first_either = np.zeros(len(grid), np.int32), np.full(len(grid), -1, np.int64)
+            zmax = z.max() if len(z) else -1.0
+            for g in range(len(grid)):
+                ev = window_sample(np.flatnonzero(rising[g])).tolist() if grid[g] <= zmax else []
+                if ev:
+                    first_model[g] = ev[0]
+                    n_model[g] = 1 if ev[-1] - ev[0] < COOLDOWN else len(accept(ev))
+                merged = sorted(ev + list(thr_dec))
+                if merged:
+                    first_either[g] = merged[0]
+                    n_either[g] = 1 if merged[-1] - merged[0] < COOLDOWN else len(accept(merged))
+            res[(sm, su, "model")] = (n_model, first_model)
+            res[(sm, su, "either")] = (n_either, first_either)
+    res["threshold"] = (len(accept(thr_dec)), th_first)
+    return res
+
+
+class Tables:
+    """Per-trial decision tables of every trial that has LODO probabilities."""
+
+    def __init__(self, trials, probs, acc):
+        self.trials = [t for t in trials if t["key"] in probs]
+        self.rows = [trial_table(probs[t["key"]], threshold.decisions(data.trial_acc(acc, t))) for t in self.trials]
+
+    def select(self, placement=None, exclude=None, dataset=None):
+        return [i for i, t in enumerate(self.trials)
+                if (placement is None or t["placement"] == placement) and t["dataset"] != exclude
+                and (dataset is None or t["dataset"] == dataset)]
+
+    def score(self, idx, setting):
+        """Figures of one setting: 'threshold', or (smooth_k, sustain_k, detector, threshold)."""
+        tp = nf = fa = fa_trials = na = on_time = 0
+        adl_sec, delays = 0.0, []
+        for i in idx:
+            t, row = self.trials[i], self.rows[i]
+            if setting == "threshold":
+                n, first = row["threshold"]
+            else:
+                sm, su, det, thr = setting
+                g = GRID.index(thr)
+                n, first = row[(sm, su, det)][0][g], row[(sm, su, det)][1][g]
+            if t["fall"]:
+                nf += 1
+                if n:
+                    tp += 1
+                    delays.append((first - t["impact"]) / T.RATE)
+                    chunk_end = (first // CHUNK + 1) * CHUNK - 1
+                    on_time += (chunk_end - t["impact"]) / T.RATE <= ON_TIME_SEC
+            else:
+                na += 1
+                adl_sec += t["n"] / T.RATE
+                fa += int(n)
+                fa_trials += bool(n)
+        return {"sens": tp / nf if nf else float("nan"), "tp": tp, "nf": nf,
+                "spec": 1 - fa_trials / na if na else float("nan"), "adl": na, "fa": fa,
+                "fa_h": fa / (adl_sec / 3600) if adl_sec else float("nan"), "adl_h": adl_sec / 3600,
+                "on_time": on_time / nf if nf else float("nan"),
+                "p95": float(np.percentile(delays, 95)) if delays else float("nan"),
+                "median": float(np.median(delays)) if delays else float("nan"), "delays": delays}
+
+    def _grid_arrays(self, idx):
+        """Vectorised totals over GRID per (smooth_k, sustain_k, detector): tp, fa, fa_trials."""
+        out = {}
+        falls = [i for i in idx if self.trials[i]["fall"]]
+        adls = [i for i in idx if not self.trials[i]["fall"]]
+        for key in [(sm, su, d) for sm in SMOOTH for su in SUSTAIN for d in DETECTORS]:
+            tp = sum((self.rows[i][key][0] > 0).astype(np.int64) for i in falls) if falls else np.zeros(len(GRID))
+            fa = sum(self.rows[i][key][0].astype(np.int64) for i in adls) if adls else np.zeros(len(GRID))
+            fat = sum((self.rows[i][key][0] > 0).astype(np.int64) for i in adls) if adls else np.zeros(len(GRID))
+            out[key] = (np.asarray(tp), np.asarray(fa), np.asarray(fat))
+        return out, len(falls), len(adls), sum(self.trials[i]["n"] for i in adls) / T.RATE / 3600
+
+    def choose(self, idx, placement, model_only=False):
+        """The fixed rule (RULE) on these trials. model_only: tiers 1-3 with the model alone and,
+        if none applies, the model's fewest false alarms at the threshold detector's sensitivity
+        or the nearest below it (for the legacy `decision` knobs, which must be a model setting)."""
+        tgt_sens, tgt_spec, tgt_fa = TARGETS.get(placement, DEFAULT_TARGET)
+        th = self.score(idx, "threshold")
+        arrays, nf, na, adl_h = self._grid_arrays(idx)
+        if nf == 0 or na == 0:
+            return None
+        th_tp, th_fa = th["tp"], th["fa"]
+        max_fa_target = tgt_fa * adl_h
+
+        def tier(tp, fa, fat):
+            sens, spec = tp / nf, 1 - fat / na
+            if sens >= max(tgt_sens, th["sens"]) - 1e-12 and spec >= tgt_spec and fa <= min(max_fa_target, th_fa):
+                return 1, (-fa,)
+            if tp >= th_tp and fa <= min(max_fa_target, th_fa):
+                return 2, (tp, -fa)
+            if tp >= th_tp and fa <= th_fa:
+                return 3, (-fa, tp)
+            return None
+
+        best = None
+        for (sm, su, det), (tp, fa, fat) in arrays.items():
+            if model_only and det != "model":
+                continue
+            vals = [tier(tp[g], fa[g], fat[g]) for g in range(len(GRID))]
+            ok = [v for v in vals if v is not None]
             if not ok:
                 continue
-            low = min(r["fa"] for _, r in ok)
+            top = min(v[0] for v in ok)
+            obj = max(v[1] for v in ok if v[0] == top)
             runs, cur = [], []
-            for thr, r in rows:
-                if r["on_time"] >= MIN_ON_TIME and r["fa"] == low:
-                    cur.append((thr, r))
+            for g, v in enumerate(vals):
+                if v is not None and v[0] == top and v[1] == obj:
+                    cur.append(g)
                 else:
                     if cur:
                         runs.append(cur)
@@ -111,40 +207,70 @@ def choose(trials):
             if cur:
                 runs.append(cur)
             run = max(runs, key=len)
-            key = (-low, len(run), -(smooth_k + sustain_k))
+            key = (-top, obj, len(run), -(sm + su), det == "model")
             if best is None or key > best[0]:
-                best = (key, smooth_k, sustain_k, run)
-    _, smooth_k, sustain_k, run = best
-    thr, r = run[len(run) // 2]
-    return {"threshold": thr, "smooth_k": smooth_k, "sustain_k": sustain_k,
-            "range": (run[0][0], run[-1][0]), **r}
+                best = (key, sm, su, det, run)
+        if best is None:
+            if not model_only:
+                return {"detector": "threshold", "tier": 4, **self.score(idx, "threshold"), "threshold_detector": th}
+            # legacy knobs: the model's fewest false alarms among settings that reach the most
+            # falls not above the threshold detector's count
+            cands = []
+            for (sm, su, det), (tp, fa, fat) in arrays.items():
+                if det != "model":
+                    continue
+                for g in range(len(GRID)):
+                    cands.append(((min(tp[g], th_tp), -fa[g], -(sm + su)), sm, su, g))
+            _, sm, su, g = max(cands)
+            best = ((-5,), sm, su, "model", [g])
+        key, sm, su, det, run = best
+        thr = GRID[run[len(run) // 2]]
+        return {"detector": det, "threshold": thr, "smooth_k": sm, "sustain_k": su, "tier": -key[0],
+                "range": (GRID[run[0]], GRID[run[-1]]), **self.score(idx, (sm, su, det, thr)),
+                "threshold_detector": th}
 
 
-def ensemble(per_seed, seeds):
-    """Out-of-fold probabilities of the ensemble of these seeds: the members' mean, window by window."""
-    names = sorted(set.intersection(*(set(per_seed[s]) for s in seeds)))
-    return {k: (np.mean([per_seed[s][k][0] for s in seeds], axis=0), *per_seed[seeds[0]][k][1:]) for k in names}
+def setting_of(knobs):
+    if knobs["detector"] == "threshold":
+        return "threshold"
+    return (knobs["smooth_k"], knobs["sustain_k"], knobs["detector"], knobs["threshold"])
 
 
-def show(label, c):
-    print(f"{label}: threshold {c['threshold']} (range {c['range'][0]}-{c['range'][1]}) smoothK {c['smooth_k']} "
-          f"sustainK {c['sustain_k']}: sensitivity {c['sens']:.3f} ({c['tp']}/{c['nf']}, on time {c['on_time']:.3f}), specificity {c['spec']:.4f}, "
-          f"{c['fa']} false alarms = {c['fa_h']:.2f}/h, delay p95 {c['p95']:.2f} max {c['max']:.2f} s "
-          f"{' '.join(c['fa_names'][:8])}", flush=True)
+def knobs_json(c):
+    if c["detector"] == "threshold":
+        return {"detector": "threshold"}
+    return {"detector": c["detector"], "threshold": c["threshold"], "smooth_k": c["smooth_k"], "sustain_k": c["sustain_k"]}
+
+
+def fmt(r):
+    return (f"sens {r['sens']:.3f} ({r['tp']}/{r['nf']}) spec {r['spec']:.4f} FA {r['fa']} = {r['fa_h']:.2f}/h "
+            f"in {r['adl_h']:.2f} h, on time {r['on_time']:.3f}, delay median {r['median']:.2f} p95 {r['p95']:.2f} s")
+
+
+def load_probs(work, seed):
+    probs = {}
+    for ds in data.DATASETS:
+        path = os.path.join(work, f"oof_without-{ds}_s{seed}.npz")
+        if not os.path.exists(path):
+            continue
+        with np.load(path) as z:
+            for k in z.files:
+                probs[k] = z[k]
+    return probs
 
 
 def main():
+    here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser()
-    p.add_argument("folder")
-    p.add_argument("--seeds", default="7,8,9")
+    p.add_argument("--work", default=os.path.join(here, ".work"))
+    p.add_argument("--data", default=data.DEFAULT_ROOT)
+    p.add_argument("--seed", type=int, default=7)
     args = p.parse_args()
-    seeds = [int(s) for s in args.seeds.split(",")]
-    per_seed = load(args.folder, seeds)
-    seeds = [s for s in seeds if s in per_seed]
-    for s in seeds:
-        show(f"seed {s}", choose(per_seed[s]))
-    for n in range(2, len(seeds) + 1):
-        show(f"ensemble of {n}", choose(ensemble(per_seed, seeds[:n])))
+    acc, trials = data.load(args.data, os.path.join(args.work, "data"), T.HELD_OUT)
+    tables = Tables(trials, load_probs(args.work, args.seed), acc)
+    for pl in sorted(set(t["placement"] for t in tables.trials)) + [None]:
+        c = tables.choose(tables.select(pl), pl or "unknown")
+        print(f"{pl or 'unknown'}: {knobs_json(c)} tier {c['tier']}: {fmt(c)}; threshold detector {fmt(c['threshold_detector'])}")
 
 
 if __name__ == "__main__":

@@ -1,80 +1,64 @@
-"""Subject-wise cross-validation inside the training subjects: out-of-fold window probabilities.
+"""One training job: leave one dataset out, or the final model.
 
-  /usr/bin/python3 training/cv.py --fold F --seed S --out DIR
-trains on the training subjects outside fold F (of 3, assigned by rule: every third adult and every
-third elderly subject in sorted order) and writes DIR/oof_f<F>_s<S>.npz with the probability of every
-window (0.5 s hop) of every trial of fold F. choose.py reads these files to compare recipes and pick
-the decision knobs. With --fold all it trains on every training subject and writes DIR/member_s<S>.pt
-(one member of the shipped ensemble). One thread a job, so results do not depend on the machine's
-core count; train.py runs the jobs side by side. The held-out subjects are never read.
+  /usr/bin/python3 training/cv.py --without DATASET --seed S --out DIR
+trains on every trial of the other datasets (SisFall's held-out subjects are never read) and writes
+DIR/member_without-<DATASET>_s<S>.pt and DIR/oof_without-<DATASET>_s<S>.npz: the probability of
+every window the runtime would score (ends at 200, 225, ... samples) of every trial of DATASET,
+which that network never saw. choose.py reads these to pick the decision knobs per placement.
+With --without none it trains on everything and writes DIR/member_final_s<S>.pt.
+One thread a job, so results do not depend on the machine's core count; train.py runs the jobs
+side by side; finished jobs are kept.
 """
 import argparse
 import os
 import sys
+import time
 
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import sisfall  # noqa: E402
+import data  # noqa: E402
 import recipe as T  # noqa: E402
-
-FOLDS = 3
-
-
-def folds(subjects):
-    """Subject -> fold, by rule, adults and elderly spread evenly."""
-    out = {}
-    for group in ("SA", "SE"):
-        for i, s in enumerate(sorted(x for x in subjects if x.startswith(group))):
-            out[s] = i % FOLDS
-    return out
 
 
 def main():
     p = argparse.ArgumentParser()
-    p.add_argument("--data", default=sisfall.DEFAULT_ROOT)
-    p.add_argument("--fold", required=True, help="0, 1, 2 or all")
+    p.add_argument("--data", default=data.DEFAULT_ROOT)
+    p.add_argument("--without", required=True, help=f"one of {', '.join(data.DATASETS)}, or none")
     p.add_argument("--seed", type=int, default=7)
-    p.add_argument("--epochs", type=int, default=20)
+    p.add_argument("--epochs", type=int, default=16)
+    p.add_argument("--per-epoch", type=int, default=150_000, help="windows drawn per epoch")
+    p.add_argument("--dyn-gain", default="0.6,2.0")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--oriented", action="store_true",
-                   help="experiment: also feed device-frame samples, rotations of up to 20 degrees only")
-    p.add_argument("--dyn-gain", default=None, help="LO,HI: scale the motion of each training window by LO..HI")
     p.add_argument("--out", required=True)
     args = p.parse_args()
+    if args.without != "none" and args.without not in data.DATASETS:
+        sys.exit(f"--without: unknown dataset {args.without}")
     torch.set_num_threads(args.threads)
-    dyn = tuple(float(v) for v in args.dyn_gain.split(",")) if args.dyn_gain else None
-    subjects = [s for s in sisfall.subject_folders(args.data) if s not in T.HELD_OUT]
-    fold_of = folds(subjects)
-    trials = sisfall.load(args.data, set(subjects))
-    log = lambda s: print(f"[f{args.fold} s{args.seed}] {s}", flush=True)  # noqa: E731
-    if args.fold == "all":
-        model = T.train(trials, args.epochs, args.seed, lambda s: print(f"[all s{args.seed}] {s}", flush=True),
-                        args.oriented, dyn)
-        os.makedirs(args.out, exist_ok=True)
-        path = os.path.join(args.out, f"member_s{args.seed}.pt")
-        torch.save(model.state_dict(), path + ".part")
-        os.replace(path + ".part", path)  # train.py counts a job done when its file exists
-        return
-    args.fold = int(args.fold)
-    val = [s for s in subjects if fold_of[s] == args.fold]
-    log(f"validation subjects {' '.join(val)}")
-    model = T.train([t for t in trials if fold_of[t["subject"]] != args.fold], args.epochs, args.seed, log, args.oriented, dyn)
-    out = {}
-    for t in trials:
-        if fold_of[t["subject"]] == args.fold:
-            probs, _ = T.trial_probs(model, t)
-            key = f"{t['code']}_{t['subject']}_{t['trial']}"
-            out[key] = probs.astype(np.float32)
-            out["impact:" + key] = np.array([sisfall.impact_index(t["acc"]) if t["fall"] else -1])
-            out["len:" + key] = np.array([len(t["acc"])])
+    tag = "final" if args.without == "none" else f"without-{args.without}"
+    log = lambda s: print(f"[{tag} s{args.seed}] {s}", flush=True)  # noqa: E731
+    acc, trials = data.load(args.data, os.path.join(args.out, "data"), T.HELD_OUT)
+    train = [t for t in trials if t["dataset"] != args.without]
+    log(f"training on {len(train)} trials of {', '.join(sorted(set(t['dataset'] for t in train)))}")
+    t0 = time.time()
+    model = T.train(acc, train, args.epochs, args.seed, log, tuple(float(v) for v in args.dyn_gain.split(",")),
+                    per_epoch=args.per_epoch)
+    log(f"trained in {time.time() - t0:.0f} s")
     os.makedirs(args.out, exist_ok=True)
-    path = os.path.join(args.out, f"oof_f{args.fold}_s{args.seed}.npz")
-    with open(path + ".part", "wb") as f:
-        np.savez_compressed(f, **out)
-    os.replace(path + ".part", path)
-    log("done")
+    if args.without != "none":
+        out = {}
+        for t in trials:
+            if t["dataset"] == args.without:
+                out[t["key"]] = T.trial_probs(model, data.trial_acc(acc, t))
+        path = os.path.join(args.out, f"oof_{tag}_s{args.seed}.npz")
+        with open(path + ".part", "wb") as f:
+            np.savez_compressed(f, **out)
+        os.replace(path + ".part", path)
+    path = os.path.join(args.out, f"member_{tag}_s{args.seed}.pt")
+    torch.save(model.state_dict(), path + ".part")
+    os.replace(path + ".part", path)  # train.py counts a job done when its member file exists
+    log(f"done in {time.time() - t0:.0f} s")
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Logger } from '../core/logger.js';
+import type { AdminRootRoute } from '../core/module.js';
 import { jsonErrorHandler, notFound } from '../http/errors.js';
 import { requestLog } from '../http/request-log.js';
 import { securityHeaders } from '../http/security.js';
@@ -15,6 +16,8 @@ export interface AdminAppDeps {
   adminToken?: string;
   status: () => Record<string, unknown>;
   routers: Router[];
+  /** GET routes at the root (not under /api), behind the same authentication. */
+  rootRoutes?: AdminRootRoute[];
 }
 
 const pageDir = join(dirname(fileURLToPath(import.meta.url)), 'page');
@@ -49,6 +52,7 @@ export function createAdminApp(d: AdminAppDeps): Express {
     res.json(d.status());
   });
   for (const r of d.routers) app.use('/api', r);
+  for (const r of d.rootRoutes ?? []) app.get(r.path, auth, (req, res, next) => void r.handle(req, res).catch(next));
   app.use(notFound);
   app.use(jsonErrorHandler(d.log));
   return app;

@@ -43,6 +43,8 @@ export class AlertService implements GatewayModule {
   private readonly sinksByName: Map<string, AlertSink>;
   /** Whether the last save reached the disk (false on a full disk). */
   private saved = true;
+  /** Changed since the last save in a way the event log replays (repeats inside the cooldown). */
+  private dirty = false;
 
   /** The alerting options of the configuration. */
   static settings(c: Config): AlertSettings {
@@ -189,7 +191,9 @@ export class AlertService implements GatewayModule {
     open.probability = Math.max(open.probability, e.prob);
     open.time = time;
     open.location = e.location;
-    this.save();
+    // Not saved now: the repeat is in the event log after the saved cursor and replays at start;
+    // the next tick saves it with the rest (a device repeating a fall must not cost an fsync each).
+    this.dirty = true;
     this.bus.emit('alert.changed', view(open));
   }
 
@@ -324,7 +328,7 @@ export class AlertService implements GatewayModule {
         changed = true;
       }
     }
-    if (changed) this.save();
+    if (changed || this.dirty) this.save();
     if ([...this.alerts.values()].some((a) => a.outbox.some((o) => o.nextTryMs <= now))) void this.drain();
   }
 
@@ -379,6 +383,7 @@ export class AlertService implements GatewayModule {
   }
 
   private save(): void {
+    this.dirty = false;
     const ok = this.file.save(this.alerts.values(), this.cursor);
     if (ok === this.saved) return;
     this.saved = ok;

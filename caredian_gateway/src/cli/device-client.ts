@@ -3,7 +3,7 @@
 // with exactly the same body (so the same event_id / t0) while the gateway cannot store it yet
 // (503, 429, a network error), waiting as long as Retry-After says.
 import { readFileSync } from 'node:fs';
-import { Agent, fetch, type Dispatcher } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 
 export interface DeviceClientOptions {
   url: string;
@@ -87,18 +87,19 @@ export class DeviceClient {
       let waitMs = Math.min(10_000, 500 * 2 ** (attempt - 1));
       let what: string;
       try {
-        const r = await fetch(`${this.base}${path}`, { method: 'POST', body, headers, dispatcher: this.dispatcher });
-        const text = await r.text();
+        // undici's request, not fetch: a tenth of the CPU per request, which lets one process play thousands of devices.
+        const r = await request(`${this.base}${path}`, { method: 'POST', body, headers, dispatcher: this.dispatcher });
+        const text = await r.body.text();
         let parsed: Record<string, unknown> = {};
         try {
           parsed = text ? (JSON.parse(text) as Record<string, unknown>) : {};
         } catch {
           parsed = { error: 'not_json', error_description: text.slice(0, 200) };
         }
-        if (!RETRY_STATUS.has(r.status) || attempt >= max) return { status: r.status, body: parsed };
-        const after = Number(r.headers.get('retry-after'));
+        if (!RETRY_STATUS.has(r.statusCode) || attempt >= max) return { status: r.statusCode, body: parsed };
+        const after = Number(r.headers['retry-after']);
         if (Number.isFinite(after) && after > 0) waitMs = Math.min(60_000, after * 1000);
-        what = `HTTP ${r.status}${parsed.error ? ` ${String(parsed.error)}` : ''}`;
+        what = `HTTP ${r.statusCode}${parsed.error ? ` ${String(parsed.error)}` : ''}`;
       } catch (err) {
         if (attempt >= max) throw err;
         what = (err as Error & { cause?: { code?: string } }).cause?.code ?? (err as Error).message;

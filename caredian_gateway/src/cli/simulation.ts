@@ -37,7 +37,8 @@ export type SimEvent =
   | { type: 'token'; expiresInSec: number; refreshed: boolean }
   | { type: 'retry'; what: string; waitMs: number; attempt: number }
   | { type: 'heartbeat'; device: string; battery: number }
-  | { type: 'chunk'; device: string; t0: number; samples: number; accepted: number }
+  /** ms: from sending the chunk to its answer (the gateway decides before it answers); lateMs: sent after its time. */
+  | { type: 'chunk'; device: string; t0: number; samples: number; accepted: number; ms: number; lateMs: number }
   | { type: 'fall'; device: string; fall: FallSeen }
   | { type: 'problem'; device: string; status: number; error: string; description: string };
 
@@ -125,11 +126,15 @@ async function runDevice(client: DeviceClient, o: SimulationOptions, deviceId: s
     const wallStart = Date.now();
     for (let i = 0; i < rec.acc.length && !o.signal?.aborted; i += per) {
       const acc = rec.acc.slice(i, i + per);
-      if (o.speed > 0) await sleep(wallStart + (((i + acc.length) / rec.rateHz) * 1000) / o.speed - Date.now(), o.signal);
+      const due = wallStart + (((i + acc.length) / rec.rateHz) * 1000) / (o.speed || Infinity);
+      if (o.speed > 0) await sleep(due - Date.now(), o.signal);
       if (o.signal?.aborted) break;
       if (Date.now() >= nextHeartbeatMs) await heartbeat();
       const t0 = Math.round((start + i / rec.rateHz) * 1000) / 1000;
+      const sent = performance.now();
+      const lateMs = o.speed > 0 ? Math.max(0, Date.now() - due) : 0;
       const a = await client.post('/events/imu', { device_id: deviceId, ...(o.location ? { location: o.location } : {}), rate_hz: rec.rateHz, t0, acc });
+      const ms = performance.now() - sent;
       if (a.status !== 200) {
         problem(a.status, a.body);
         if (FATAL.has(a.status)) return rep;
@@ -137,7 +142,7 @@ async function runDevice(client: DeviceClient, o: SimulationOptions, deviceId: s
       }
       rep.chunks++;
       rep.samples += Number(a.body.accepted) || 0;
-      on({ type: 'chunk', device: deviceId, t0, samples: acc.length, accepted: Number(a.body.accepted) || 0 });
+      on({ type: 'chunk', device: deviceId, t0, samples: acc.length, accepted: Number(a.body.accepted) || 0, ms, lateMs });
       for (const f of (a.body.falls as FallSeen[] | undefined) ?? []) {
         rep.falls.push(f);
         on({ type: 'fall', device: deviceId, fall: f });

@@ -19,11 +19,18 @@ export interface GatewayModule {
   rawHandlers?(): RawHandler[];
   /** Routes under /api on the admin (ingress) listener, behind admin authentication. */
   adminRoutes?(): Router[];
+  /** GET routes at the admin listener's root, behind admin authentication (GET /metrics for scrapers). */
+  adminRootRoutes?(): AdminRootRoute[];
   /** OpenAPI entries for the device listener's routes. */
   docs?(): RouteDoc[];
 }
 
 export type RawHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+
+export interface AdminRootRoute {
+  path: string;
+  handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
+}
 
 /** One route in the device listener's OpenAPI document (built by http/openapi.ts). */
 export interface RouteDoc {

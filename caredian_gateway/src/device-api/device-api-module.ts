@@ -13,7 +13,8 @@ import { FastPath } from './fast-path.js';
 
 export class DeviceApiModule implements GatewayModule {
   readonly name = 'device_api';
-  private readonly endpoints;
+  /** The device endpoints with their handlers over the core (the workers relay to these). */
+  readonly endpoints;
   private readonly fast: FastPath;
 
   constructor(

@@ -9,12 +9,16 @@ export interface EndpointResult {
   headers?: Record<string, string>;
 }
 
-export interface Endpoint {
+export interface EndpointSpec {
   method: 'POST';
   path: string;
   scope: Scope;
   limitBytes: number;
-  handle(body: unknown, auth: AuthInfo): Promise<EndpointResult>;
+}
+
+export interface Endpoint extends EndpointSpec {
+  /** `arrivedAtMs`: when the request arrived (epoch ms, fractional), for the ingest latency metric. */
+  handle(body: unknown, auth: AuthInfo, arrivedAtMs?: number): Promise<EndpointResult>;
 }
 
 export function errorResult(status: number, error: string, description: string, extra: Record<string, unknown> = {}, headers?: Record<string, string>): EndpointResult {

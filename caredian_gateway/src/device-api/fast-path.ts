@@ -42,7 +42,7 @@ export class FastPath {
     const given = req.headers['x-request-id'];
     const id = typeof given === 'string' && REQ_ID.test(given) ? given : randomUUID();
     const started = performance.now();
-    this.serve(ep, req).then(
+    this.serve(ep, req, performance.timeOrigin + started).then(
       (r) => this.send(req, res, r, id, started),
       (err: unknown) => {
         this.log.error({ err, reqId: id, url: ep.path }, 'unhandled error');
@@ -52,7 +52,7 @@ export class FastPath {
     return true;
   }
 
-  private async serve(ep: Endpoint, req: IncomingMessage): Promise<EndpointResult> {
+  private async serve(ep: Endpoint, req: IncomingMessage, arrivedAtMs: number): Promise<EndpointResult> {
     const auth = await checkBearer(this.tokens, req.headers.authorization, ep.scope);
     if (isAuthFailure(auth)) return { status: auth.status, body: auth.body, headers: auth.headers };
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json');
@@ -68,7 +68,7 @@ export class FastPath {
     } catch {
       return errorResult(400, 'invalid_request', 'request body is not valid JSON');
     }
-    return ep.handle(body, auth);
+    return ep.handle(body, auth, arrivedAtMs);
   }
 
   private send(req: IncomingMessage, res: ServerResponse, r: EndpointResult, id: string, started: number): void {

@@ -13,6 +13,7 @@ import { Router } from 'express';
 import { writeFileAtomic, writeFileAtomicAsync } from '../core/files.js';
 import type { StoredEvent } from '../domain/records.js';
 import type { DeviceState } from '../domain/devices.js';
+import type { Placement } from '../config/schema.js';
 import { sendError } from '../http/errors.js';
 
 const FLUSH_MS = 1000;
@@ -128,6 +129,20 @@ export class DeviceRegistry implements GatewayModule {
       this.log.info({ device_id: deviceId }, 'device online');
       this.bus.emit('device.online', this.view(d));
     }
+    this.scheduleSave(deviceId);
+  }
+
+  /** The placement the device last declared (IMU chunks), if it ever did. */
+  placementOf(deviceId: string): Placement | undefined {
+    return this.devices.get(deviceId)?.placement;
+  }
+
+  /** A device declared where it is worn: remembered (and saved) when it changed; a device not kept yet counts as seen. */
+  declarePlacement(deviceId: string, placement: Placement, clientId?: string, now = Date.now()): void {
+    if (this.devices.get(deviceId)?.placement === placement) return;
+    if (!this.devices.has(deviceId)) this.touch(deviceId, clientId, now);
+    this.devices.get(deviceId)!.placement = placement;
+    this.log.info({ device_id: deviceId, placement }, 'device placement declared');
     this.scheduleSave(deviceId);
   }
 

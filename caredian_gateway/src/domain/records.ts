@@ -1,5 +1,6 @@
 // Records in the durable event log. Every record carries a unique nanosecond timestamp per
 // device (`ts_ns`), so nothing a device sends can overwrite another of its points in InfluxDB.
+import type { Placement } from '../config/schema.js';
 
 export interface FallRecord {
   kind: 'fall';
@@ -12,6 +13,9 @@ export interface FallRecord {
   source: 'sensor' | 'model' | 'both' | 'ha_entity';
   /** The Home Assistant entity that reported it (source ha_entity). */
   entity_id?: string;
+  /** Falls the gateway decided from motion data: which detector decided (the model or the threshold detector), for which placement. */
+  detector?: 'model' | 'threshold';
+  placement?: Placement;
   /**
    * Whether the decision policy (FALL_DECISION_MODE, cooldown) made this a fall that alerts. A
    * device report the policy did not confirm is still stored, with false. Absent in records

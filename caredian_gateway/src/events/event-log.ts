@@ -121,6 +121,12 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     return this.committed;
   }
 
+  /** Records and segment files still on disk (not yet released or expired). */
+  get retained(): { records: number; segments: number } {
+    const first = this.segments[0]?.firstSeq ?? this.committed + 1;
+    return { records: Math.max(0, this.committed - first + 1), segments: this.segments.length };
+  }
+
   get sizeBytes(): number {
     return this.totalBytes + this.pendingBytes;
   }

@@ -49,6 +49,8 @@ export class EventStore {
   /** (device, client event id) → the stored event id, when it was accepted and what it said. */
   private ids = new Map<string, { eventId: string; at: number; facts?: StoredFallFacts }>();
   private readonly statePath: string;
+  /** Told how long each durable append took, from the append to its fsync (seconds). */
+  private commitObserver?: (seconds: number) => void;
 
   constructor(
     private readonly log: EventLog,
@@ -110,6 +112,7 @@ export class EventStore {
     }
     if (fresh.length) {
       let stored: StoredEvent[];
+      const appendedAt = performance.now();
       try {
         stored = await this.log.append(
           fresh.map((f) => f.rec),
@@ -119,6 +122,7 @@ export class EventStore {
         for (const f of fresh) if (f.key) this.ids.delete(f.key);
         throw e;
       }
+      this.commitObserver?.((performance.now() - appendedAt) / 1000);
       for (const [j, f] of fresh.entries()) out[f.i] = { event: stored[j]!, duplicate: false };
       this.trimIds();
       for (const ev of stored) this.bus.emit('event.stored', ev);
@@ -157,6 +161,16 @@ export class EventStore {
 
   get lastCommittedSeq(): number {
     return this.log.lastCommittedSeq;
+  }
+
+  /** Records and segment files not yet released (or expired). */
+  get retained(): { records: number; segments: number } {
+    return this.log.retained;
+  }
+
+  /** Tells `fn` the duration of every durable append from now on (one observer: the metrics). */
+  observeCommits(fn: (seconds: number) => void): void {
+    this.commitObserver = fn;
   }
 
   get sizeBytes(): number {

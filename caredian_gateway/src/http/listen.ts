@@ -1,7 +1,8 @@
 import { createServer as createHttp, type Server, type ServerOptions } from 'node:http';
 import { createServer as createHttps } from 'node:https';
-import { readFileSync } from 'node:fs';
+import { chmodSync, readFileSync, rmSync } from 'node:fs';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import { capConnections, type ConnectionCaps } from './connection-limits.js';
 
@@ -25,6 +26,8 @@ export interface ListenerLimits extends ConnectionCaps {
 
 export interface ListenOptions {
   port: number;
+  /** A Unix socket path instead of host and port (made 0600; a stale one is replaced). */
+  socketPath?: string;
   host: string;
   limits: ListenerLimits;
   log: Logger;
@@ -63,10 +66,15 @@ export function listen(app: Handler, o: ListenOptions): Promise<Server> {
   capConnections(server, l, o.log, o.name);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
-    server.listen(o.port, o.host, () => {
+    const done = () => {
       server.off('error', reject);
+      if (o.socketPath) chmodSync(o.socketPath, 0o600);
       resolve(server);
-    });
+    };
+    if (o.socketPath) {
+      rmSync(o.socketPath, { force: true });
+      server.listen(o.socketPath, done);
+    } else server.listen(o.port, o.host, done);
   });
 }
 
@@ -77,4 +85,20 @@ export function closeServer(s: Server | undefined): Promise<void> {
     s.closeIdleConnections();
     setTimeout(() => s.closeAllConnections(), 2000).unref();
   });
+}
+
+export function deviceTls(c: Config): TlsFiles | undefined {
+  return c.tls_cert && c.tls_key ? { cert: c.tls_cert, key: c.tls_key, ca: c.tls_ca, requireClientCert: c.tls_require_client_cert } : undefined;
+}
+
+/** The device port's limits; the admin port has no per-address cap (ingress arrives from one address). */
+export function deviceListenerLimits(c: Config): ListenerLimits {
+  return {
+    maxConnections: c.max_connections,
+    maxConnectionsPerAddress: c.max_connections_per_address,
+    // Node wants whole milliseconds.
+    headersTimeoutMs: Math.round(c.http_headers_timeout_sec * 1000),
+    requestTimeoutMs: Math.round(c.http_request_timeout_sec * 1000),
+    keepAliveTimeoutMs: Math.round(c.http_keep_alive_timeout_sec * 1000),
+  };
 }

@@ -8,8 +8,9 @@ import type { Logger } from '../core/logger.js';
 import type { GatewayModule } from '../core/module.js';
 import { closeIfBodyUnread } from './close-unread.js';
 import { createDeviceApp } from './device-app.js';
-import { closeServer, listen, type Handler, type ListenerLimits } from './listen.js';
+import { closeServer, deviceListenerLimits, deviceTls, listen, type Handler, type ListenerLimits } from './listen.js';
 import type { Readiness } from './readiness.js';
+import { adoptRelayedPeer } from './relayed-peer.js';
 
 export class Servers {
   device?: Server;
@@ -24,27 +25,19 @@ export class Servers {
     private readonly adminApp: Express,
     version: string,
     private readonly log: Logger,
+    /** Serve the device app on this Unix socket for the device-port workers instead of on the port. */
+    private readonly deviceSocket?: string,
   ) {
     this.raw = modules.flatMap((m) => m.rawHandlers?.() ?? []);
     this.deviceApp = createDeviceApp({ log, version, allowedOrigins: c.allowed_origins, readiness, routers: modules.flatMap((m) => m.deviceRoutes?.() ?? []), docs: modules.flatMap((m) => m.docs?.() ?? []) });
   }
 
   get tls() {
-    const c = this.c;
-    return c.tls_cert && c.tls_key ? { cert: c.tls_cert, key: c.tls_key, ca: c.tls_ca, requireClientCert: c.tls_require_client_cert } : undefined;
+    return deviceTls(this.c);
   }
 
-  /** The device port's limits; the admin port has no per-address cap (ingress arrives from one address). */
   get limits(): ListenerLimits {
-    const c = this.c;
-    return {
-      maxConnections: c.max_connections,
-      maxConnectionsPerAddress: c.max_connections_per_address,
-      // Node wants whole milliseconds.
-      headersTimeoutMs: Math.round(c.http_headers_timeout_sec * 1000),
-      requestTimeoutMs: Math.round(c.http_request_timeout_sec * 1000),
-      keepAliveTimeoutMs: Math.round(c.http_keep_alive_timeout_sec * 1000),
-    };
+    return deviceListenerLimits(this.c);
   }
 
   async start(): Promise<void> {
@@ -55,15 +48,27 @@ export class Servers {
       this.log.warn({ http_headers_timeout_sec: c.http_headers_timeout_sec, http_request_timeout_sec: c.http_request_timeout_sec }, 'the headers timeout is longer than the request timeout; the request timeout applies to headers too');
     const common = { host: c.host, log: this.log };
     const adminApp = this.adminApp;
+    const serve: Handler = (req, res) => {
+      if (!raw.some((h) => h(req, res))) app(req, res);
+    };
     const device: Handler = (req, res) => {
       closeIfBodyUnread(req, res);
-      if (!raw.some((h) => h(req, res))) app(req, res);
+      serve(req, res);
     };
     const admin: Handler = (req, res) => {
       closeIfBodyUnread(req, res);
       adminApp(req, res);
     };
-    this.device = await listen(device, { ...common, name: 'device', port: c.port, limits: this.limits, tls: this.tls });
+    if (this.deviceSocket) {
+      // Only the workers connect here; they cap connections, per address too, and terminate TLS.
+      // An early answer (413, 401) keeps the relayed connection: the worker stops sending the
+      // body once it has the answer, and closes the device's connection itself.
+      const relayed: Handler = (req, res) => {
+        adoptRelayedPeer(req);
+        serve(req, res);
+      };
+      this.device = await listen(relayed, { ...common, name: 'device (relayed)', port: 0, socketPath: this.deviceSocket, limits: { ...this.limits, maxConnections: 100_000, maxConnectionsPerAddress: 0 } });
+    } else this.device = await listen(device, { ...common, name: 'device', port: c.port, limits: this.limits, tls: this.tls });
     this.admin = await listen(admin, { ...common, name: 'admin', port: c.ingress_port, limits: { ...this.limits, maxConnectionsPerAddress: 0 } });
   }
 

@@ -5,7 +5,9 @@
 // for `cooldownSec`. All times are the events' own (epoch seconds), never arrival times, except
 // that a cooldown never starts later than the gateway's own clock: a device whose clock runs ahead
 // cannot extend it. An acknowledged alert ends the device's cooldown: a fall after help arrived is
-// a new emergency.
+// a new emergency. Each placement may have its own knobs (passed with each window) and its own
+// detector: a fall the threshold detector decided is a candidate like a model decision (the
+// gateway's own, from the motion data), marked with the detector that decided it.
 
 export type DecisionMode = 'model_only' | 'sensor_only' | 'sensor_or_model' | 'sensor_and_model';
 
@@ -22,6 +24,22 @@ export interface Decision {
   ts: number;
   prob: number;
   source: 'model' | 'sensor' | 'both';
+  /** Which of the gateway's detectors decided (source model or both). */
+  detector?: ImuDetector;
+}
+
+export type ImuDetector = 'model' | 'threshold';
+
+export interface WindowKnobs {
+  threshold: number;
+  smoothK: number;
+  sustainK: number;
+}
+
+interface Pending {
+  ts: number;
+  prob: number;
+  detector?: ImuDetector;
 }
 
 export interface DeviceState {
@@ -30,8 +48,8 @@ export interface DeviceState {
   /** A model detection already counted for the current run above threshold. */
   fired: boolean;
   quietUntil: number;
-  pendingModel?: { ts: number; prob: number };
-  pendingSensor?: { ts: number; prob: number };
+  pendingModel?: Pending;
+  pendingSensor?: Pending;
 }
 
 export class FallDecider {
@@ -65,20 +83,25 @@ export class FallDecider {
     return d;
   }
 
-  /** One model window ending at `ts` with probability `prob`. */
-  onModelWindow(deviceId: string, ts: number, prob: number): Decision | undefined {
+  /** One model window ending at `ts` with probability `prob`, judged with `k` (the placement's knobs; default the settings'). */
+  onModelWindow(deviceId: string, ts: number, prob: number, k: WindowKnobs = this.s): Decision | undefined {
     const d = this.state(deviceId);
     d.recent.push(prob);
-    if (d.recent.length > this.s.smoothK) d.recent.shift();
+    while (d.recent.length > k.smoothK) d.recent.shift();
     const smoothed = d.recent.reduce((a, b) => a + b, 0) / d.recent.length;
-    if (smoothed >= this.s.threshold) d.sustained++;
+    if (smoothed >= k.threshold) d.sustained++;
     else {
       d.sustained = 0;
       d.fired = false;
     }
-    if (d.sustained < this.s.sustainK || d.fired) return undefined;
+    if (d.sustained < k.sustainK || d.fired) return undefined;
     d.fired = true;
-    return this.candidate(d, 'model', ts, smoothed);
+    return this.candidate(d, 'model', ts, smoothed, 'model');
+  }
+
+  /** The threshold detector decided a fall at `ts` (it has no probability: 1). */
+  onThreshold(deviceId: string, ts: number): Decision | undefined {
+    return this.candidate(this.state(deviceId), 'model', ts, 1, 'threshold');
   }
 
   /** The device reported a fall itself. */
@@ -86,7 +109,7 @@ export class FallDecider {
     return this.candidate(this.state(deviceId), 'sensor', ts, prob);
   }
 
-  private candidate(d: DeviceState, kind: 'model' | 'sensor', ts: number, prob: number): Decision | undefined {
+  private candidate(d: DeviceState, kind: 'model' | 'sensor', ts: number, prob: number, detector?: ImuDetector): Decision | undefined {
     const { mode } = this.s;
     if (mode === 'model_only' && kind === 'sensor') return undefined;
     if (mode === 'sensor_only' && kind === 'model') return undefined;
@@ -95,13 +118,14 @@ export class FallDecider {
       const other = kind === 'model' ? d.pendingSensor : d.pendingModel;
       if (other && Math.abs(ts - other.ts) <= this.s.andWindowSec) {
         d.pendingModel = d.pendingSensor = undefined;
-        return this.decide(d, { ts: Math.min(ts, other.ts), prob: Math.max(prob, other.prob), source: 'both' });
+        const by = detector ?? other.detector;
+        return this.decide(d, { ts: Math.min(ts, other.ts), prob: Math.max(prob, other.prob), source: 'both', ...(by ? { detector: by } : {}) });
       }
-      if (kind === 'model') d.pendingModel = { ts, prob };
+      if (kind === 'model') d.pendingModel = { ts, prob, ...(detector ? { detector } : {}) };
       else d.pendingSensor = { ts, prob };
       return undefined;
     }
-    return this.decide(d, { ts, prob, source: kind });
+    return this.decide(d, { ts, prob, source: kind, ...(detector ? { detector } : {}) });
   }
 
   private decide(d: DeviceState, x: Decision): Decision {

@@ -1,6 +1,7 @@
 // Validation of POST /events/imu. The envelope goes through zod; the sample arrays (up to 4,000
 // rows of three numbers) are checked by one plain loop, which is what keeps a 10 s chunk cheap.
 import { z } from 'zod';
+import { PLACEMENTS, type Placement } from '../config/schema.js';
 import { epochSeconds, safeName } from '../events/schemas.js';
 
 export const MAX_CHUNK_SEC = 10;
@@ -20,6 +21,10 @@ export const ImuEnvelopeSchema = z.object({
   t0: epochSeconds.optional().describe('epoch seconds of the first sample; without it the chunk continues the previous one'),
   acc: rows.min(1, { error: 'must hold at least one sample' }).describe('acceleration in g (gravity included), device frame, [[ax, ay, az], ...]'),
   gyro: rows.optional().describe('rotation in deg/s, device frame, same length as acc'),
+  placement: z
+    .enum(PLACEMENTS, { error: `must be one of ${PLACEMENTS.join(', ')}` })
+    .optional()
+    .describe("where the device is worn; without it the device's last declared placement, else the devices option's, else unknown"),
 });
 
 const AlertBriefSchema = z.object({ id: z.string(), state: z.string(), cancel_before: z.string().optional() });
@@ -38,6 +43,7 @@ export interface ImuBody {
   t0?: number;
   acc: number[][];
   gyro?: number[][];
+  placement?: Placement;
 }
 
 /** Problems with the body, or the body typed. Nothing here touches any device state. */

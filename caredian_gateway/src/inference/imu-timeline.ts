@@ -2,8 +2,10 @@
 // (t0 + i / rate_hz), never on arrival time, so a recording replayed at any speed yields the same
 // windows. Input at any rate is linearly resampled onto the model's rate; a chunk overlapping what
 // was already received (a retry) is not fed twice; a gap of more than `maxGapSec` starts afresh.
-// Each timeline also keeps its device's motion trail (what happened around a fall, for the page).
+// Each timeline also keeps its device's motion trail (what happened around a fall, for the page)
+// and runs the threshold detector on the same grid samples the model's windows are made of.
 import { MotionTrail } from './motion-trail.js';
+import { ThresholdDetector, type ImpactDecision, type ThresholdSpec } from './threshold-detector.js';
 
 export interface TimelineSpec {
   /** The model's sample rate. */
@@ -14,6 +16,8 @@ export interface TimelineSpec {
   /** Values per sample (e.g. 6: ax ay az gx gy gz). */
   channels: number;
   maxGapSec?: number;
+  /** The threshold detector, fed the acceleration at `axes` (indices into a sample) of every grid sample. */
+  impact?: { spec: ThresholdSpec; axes: [number, number, number] };
 }
 
 export interface Chunk {
@@ -35,6 +39,8 @@ export interface PushResult {
   /** Input samples used (after dropping what overlapped earlier chunks). */
   accepted: number;
   windows: Window[];
+  /** Falls the threshold detector decided on this chunk's samples. */
+  impacts: ImpactDecision[];
 }
 
 export class ImuTimeline {
@@ -54,15 +60,19 @@ export class ImuTimeline {
   restarts = 0;
   /** The last half minute of motion (magnitudes and the model's probabilities). */
   readonly trail: MotionTrail;
+  private readonly detector?: ThresholdDetector;
+  /** The placement the device's last chunk was decided for (set by FallInference). */
+  placement?: string;
 
   constructor(private readonly spec: TimelineSpec) {
     this.ring = new Float32Array(spec.windowSamples * spec.channels);
     this.trail = new MotionTrail(spec.rateHz, spec.hopSamples / spec.rateHz);
+    if (spec.impact) this.detector = new ThresholdDetector(spec.impact.spec);
   }
 
-  /** About what one timeline holds in memory: its ring, the last sample, its trail, and bookkeeping (measured). */
+  /** About what one timeline holds in memory: its ring, the last sample, its trail, its detector, and bookkeeping (measured). */
   static bytesFor(spec: TimelineSpec): number {
-    return spec.windowSamples * spec.channels * 4 + spec.channels * 16 + 1024 + MotionTrail.bytesFor(spec.rateHz, spec.hopSamples / spec.rateHz);
+    return spec.windowSamples * spec.channels * 4 + spec.channels * 16 + 1024 + MotionTrail.bytesFor(spec.rateHz, spec.hopSamples / spec.rateHz) + (spec.impact ? ThresholdDetector.bytesFor(spec.impact.spec) : 0);
   }
 
   /** Epoch seconds at which a chunk without t0 would start, if one is expected. */
@@ -78,6 +88,9 @@ export class ImuTimeline {
     const t0 = t0Abs !== undefined ? t0Abs - this.base : this.expectedNext!;
     this.lastActivityMs = nowSec * 1000;
     const windows: Window[] = [];
+    const impacts: ImpactDecision[] = [];
+    const axes = this.spec.impact?.axes;
+    const g3 = new Float64Array(3);
     let accepted = 0;
     for (let i = 0; i < chunk.samples.length; i++) {
       const t = t0 + i * dt;
@@ -99,6 +112,11 @@ export class ImuTimeline {
         const f = span > 0 ? (g - prev.t) / span : 1;
         const at = (this.count % this.spec.windowSamples) * channels;
         for (let c = 0; c < channels; c++) this.ring[at + c] = prev.v[c]! + (v[c]! - prev.v[c]!) * f;
+        if (this.detector) {
+          for (let a = 0; a < 3; a++) g3[a] = prev.v[axes![a]!]! + (v[axes![a]!]! - prev.v[axes![a]!]!) * f;
+          const hit = this.detector.push(this.base + g, g3[0]!, g3[1]!, g3[2]!);
+          if (hit) impacts.push(hit);
+        }
         this.count++;
         this.k++;
         if (this.count >= this.spec.windowSamples && (this.count - this.spec.windowSamples) % this.spec.hopSamples === 0) windows.push({ endTs: this.base + g, data: this.window() });
@@ -106,7 +124,7 @@ export class ImuTimeline {
       this.last = { t, v };
     }
     if (chunk.samples.length) this.expectedNext = t0 + chunk.samples.length * dt;
-    return { accepted, windows };
+    return { accepted, windows, impacts };
   }
 
   private window(): Float32Array {
@@ -119,6 +137,7 @@ export class ImuTimeline {
   }
 
   private reset(): void {
+    this.detector?.reset();
     this.restarts++;
     this.count = 0;
     this.k = 0;

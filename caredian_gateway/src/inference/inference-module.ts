@@ -1,20 +1,21 @@
 // Fall inference as a gateway module: reads the model's metadata, sets up the decision policy
 // (config knobs over the metadata's defaults), loads the ONNX session at start and sweeps idle
 // devices. When inference is off or the model cannot be loaded, the policy falls back to the
-// device's own reports so a fall never goes unalerted because of the model.
-import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+// device's own reports so a fall never goes unalerted because of the model. Each placement decides
+// its own way (placement-rules.ts); every model file is checked against its sha256 and loaded once.
+import { basename, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import type { GatewayBus } from '../domain/bus-events.js';
 import { FallDecider, type DecisionMode } from './fall-decider.js';
-import { FallInference } from './fall-inference.js';
+import { emptyPlacementStats, FallInference, type PlacementStats } from './fall-inference.js';
 import { FallMotionRecorder, type FallMotion } from './fall-motion.js';
 import { metaPathFor, readModelMeta, type ModelMeta } from './model-meta.js';
-import { OnnxWindowModel } from './window-model.js';
+import { describeRule, modelFiles, overridesPlacementKnobs, placementRules, type ModelKnobs, type PlacementRules } from './placement-rules.js';
+import { checkModelFiles, loadModelFiles } from './model-files.js';
+import type { OnnxWindowModel } from './window-model.js';
 
 export const DEFAULT_MODEL_PATH = fileURLToPath(new URL('../../models/fallnet.onnx', import.meta.url));
 const SWEEP_MS = 60_000;
@@ -30,8 +31,13 @@ export class FallInferenceModule implements GatewayModule {
   readonly metaPath: string;
   /** The motion around each fall the model decides (the page's plot). */
   private readonly motion: FallMotionRecorder;
+  /** Per placement: windows the model scored and falls decided from motion data (read by the metrics). */
+  readonly stats: PlacementStats = emptyPlacementStats();
   private meta?: ModelMeta;
+  private rules?: PlacementRules;
   private model?: OnnxWindowModel;
+  /** Every loaded model file, by path (the top-level model among them). */
+  private models = new Map<string, OnnxWindowModel>();
   private runtime?: FallInference;
   private problem?: string;
   private timer?: NodeJS.Timeout;
@@ -52,11 +58,17 @@ export class FallInferenceModule implements GatewayModule {
         this.problem = `model metadata unusable: ${(err as Error).message}`;
       }
     }
-    const k = this.meta?.decision ?? NO_MODEL;
+    // The gateway's knobs, when set, replace the model's at every placement (DOCS: placements).
+    const overrides: Partial<ModelKnobs> = { threshold: c.fall_threshold, smoothK: c.fall_smooth_k, sustainK: c.fall_ai_sustain_k };
+    if (this.meta) {
+      this.rules = placementRules(this.meta, this.modelPath, overrides);
+      if (overridesPlacementKnobs(this.meta, overrides)) log.warn({ fall_threshold: c.fall_threshold, fall_smooth_k: c.fall_smooth_k, fall_ai_sustain_k: c.fall_ai_sustain_k }, "the gateway's fall knobs replace the model's own knobs at every placement; unset them to use the model's per-placement knobs");
+    }
+    const k = this.rules?.unknown ?? { threshold: c.fall_threshold ?? NO_MODEL.threshold, smoothK: c.fall_smooth_k ?? NO_MODEL.smooth_k, sustainK: c.fall_ai_sustain_k ?? NO_MODEL.sustain_k };
     this.decider = new FallDecider({
-      threshold: c.fall_threshold ?? k.threshold,
-      smoothK: c.fall_smooth_k ?? k.smooth_k,
-      sustainK: c.fall_ai_sustain_k ?? k.sustain_k,
+      threshold: k.threshold,
+      smoothK: k.smoothK,
+      sustainK: k.sustainK,
       cooldownSec: c.fall_cooldown_sec,
       mode: this.modeWithoutModel(c.fall_decision_mode),
       andWindowSec: c.fall_and_window_sec,
@@ -99,14 +111,14 @@ export class FallInferenceModule implements GatewayModule {
       if (wanted !== this.decider.mode) this.log.warn({ fall_decision_mode: wanted }, 'fall inference is disabled: falls reported by devices alert on their own (sensor_only)');
       return;
     }
-    if (!this.problem && !existsSync(this.modelPath)) this.problem = `no model file at ${this.modelPath}`;
-    if (!this.problem && this.meta!.sha256 && createHash('sha256').update(readFileSync(this.modelPath)).digest('hex') !== this.meta!.sha256)
-      this.problem = `${this.modelPath} does not match the sha256 in ${this.metaPath}`;
+    const files = this.problem ? [] : modelFiles(this.meta!, this.rules!, this.modelPath);
+    this.problem ??= checkModelFiles(files, this.metaPath);
     if (!this.problem) {
       try {
-        this.model = await OnnxWindowModel.load(this.modelPath, this.meta!);
+        this.models = await loadModelFiles(this.meta!, files, this.metaPath);
+        this.model = this.models.get(this.modelPath)!;
         this.motion.start();
-        this.runtime = new FallInference(this.meta!, this.model, this.decider, { maxDevices: this.c.max_devices, maxStateBytes: this.c.imu_state_max_mb * 1024 * 1024, onChunk: (id) => this.motion.progress(id) });
+        this.runtime = new FallInference(this.meta!, this.model, this.decider, { maxDevices: this.c.max_devices, maxStateBytes: this.c.imu_state_max_mb * 1024 * 1024, onChunk: (id) => this.motion.progress(id), rules: this.rules, models: this.models, stats: this.stats });
         this.decider.setMode(wanted);
         this.timer = setInterval(() => {
           this.runtime?.sweep();
@@ -114,7 +126,7 @@ export class FallInferenceModule implements GatewayModule {
         }, SWEEP_MS);
         this.timer.unref();
         const d = this.decider.settings;
-        this.log.info({ model: this.meta!.name, version: this.meta!.version, rate_hz: this.meta!.sample_rate_hz, window: this.meta!.window_samples, hop: this.meta!.hop_samples, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, mode: d.mode }, 'fall model loaded');
+        this.log.info({ model: this.meta!.name, version: this.meta!.version, rate_hz: this.meta!.sample_rate_hz, window: this.meta!.window_samples, hop: this.meta!.hop_samples, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, mode: d.mode, files: files.length, placements: this.placementSummary() }, 'fall model loaded');
         return;
       } catch (err) {
         this.problem = `model could not be loaded: ${(err as Error).message}`;
@@ -128,8 +140,14 @@ export class FallInferenceModule implements GatewayModule {
     if (this.timer) clearInterval(this.timer);
     this.runtime = undefined;
     await this.motion.flush();
-    await this.model?.close();
+    for (const m of this.models.values()) await m.close();
+    this.models.clear();
     this.model = undefined;
+  }
+
+  /** How each placement decides: { waist: 'model 0.86/1/1', ankle: 'threshold', ... }. */
+  private placementSummary(): Record<string, string> {
+    return Object.fromEntries(Object.entries(this.rules ?? {}).map(([p, r]) => [p, describeRule(r, this.modelPath)]));
   }
 
   status(): ModuleStatus {
@@ -137,7 +155,10 @@ export class FallInferenceModule implements GatewayModule {
     if (!this.runtime) return { ready: false, detail: this.unavailable(), mode: this.decider.mode };
     const d = this.decider.settings;
     const st = this.runtime.streams;
-    const base = { ready: true, detail: `${this.meta!.name} ${this.meta!.version}`, mode: d.mode, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, devices: st.size, max_devices: st.maxStreams, state_bytes: st.bytes, evicted: st.evicted, windows_scored: this.model!.stats.windows, batches: this.model!.stats.runs };
+    let windows = 0;
+    let batches = 0;
+    for (const m of this.models.values()) (windows += m.stats.windows), (batches += m.stats.runs);
+    const base = { ready: true, detail: `${this.meta!.name} ${this.meta!.version}`, mode: d.mode, threshold: d.threshold, smooth_k: d.smoothK, sustain_k: d.sustainK, placements: this.placementSummary(), model_files: [...this.models.keys()].map((f) => basename(f)), devices: st.size, max_devices: st.maxStreams, state_bytes: st.bytes, evicted: st.evicted, windows_scored: windows, batches };
     if (st.lastActiveEvictionMs !== undefined && Date.now() - st.lastActiveEvictionMs < EVICTION_WARN_MS)
       return { ...base, warning: `more devices stream motion data than the model's memory holds (${st.maxStreams} devices, imu_state_max_mb / max_devices): devices sending least recently lose their window, and their falls may be decided late or missed` };
     return base;

@@ -37,6 +37,8 @@ export class OnnxWindowModel implements WindowModel {
       interOpNumThreads: 1,
       executionMode: 'sequential',
       graphOptimizationLevel: 'all',
+      // The arena keeps the largest batch's buffers for good; without it idle memory stays small.
+      enableCpuMemArena: false,
     });
     if (!session.inputNames.includes(meta.input.name)) throw new Error(`${modelPath} has no input named ${meta.input.name} (has ${session.inputNames.join(', ')})`);
     if (!session.outputNames.includes(meta.output.name)) throw new Error(`${modelPath} has no output named ${meta.output.name} (has ${session.outputNames.join(', ')})`);

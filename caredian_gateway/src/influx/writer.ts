@@ -36,6 +36,8 @@ export class InfluxWriter implements GatewayModule {
   private lastDeadLetterReason?: string;
   private dbChecked = false;
   private offCommitted?: () => void;
+  /** When the oldest record not yet written was received (epoch ms), as of the last batch read. */
+  private oldestPendingMs = 0;
   private readonly cursorPath: string;
   readonly deadLetterPath: string;
   private readonly batchMax: number;
@@ -57,6 +59,8 @@ export class InfluxWriter implements GatewayModule {
 
   async start(): Promise<void> {
     if (existsSync(this.cursorPath)) this.cursor = Number(readFileSync(this.cursorPath, 'utf8').trim()) || 0;
+    // Known before the first batch is read, so a writer that cannot reach InfluxDB reports its lag.
+    this.oldestPendingMs = this.store.readAfter(this.cursor, 1)[0]?.received_ms ?? 0;
     this.running = true;
     this.offCommitted = this.store.onCommitted(this.onCommitted);
     this.loopDone = this.loop();
@@ -80,6 +84,12 @@ export class InfluxWriter implements GatewayModule {
     // Not in InfluxDB, and no longer in the log once its segment is released: a person must know.
     if (this.deadLettered) s.warning = `InfluxDB refused ${this.deadLettered} point(s) since start; they are kept only in ${this.deadLetterPath} (last reason: ${this.lastDeadLetterReason})`;
     return s;
+  }
+
+  /** How far behind the log InfluxDB is: the age of the oldest record not yet written, as of the last batch read (0 when caught up). */
+  lagMs(now = Date.now()): number {
+    if (this.store.lastCommittedSeq <= this.cursor || !this.oldestPendingMs) return 0;
+    return Math.max(0, now - this.oldestPendingMs);
   }
 
   private onCommitted = () => this.wake?.();
@@ -111,6 +121,7 @@ export class InfluxWriter implements GatewayModule {
         if (this.store.lastCommittedSeq - this.cursor < this.batchMax) await delay(this.batchWaitMs);
         const batch = this.store.readAfter(this.cursor, this.batchMax);
         if (batch.length === 0) continue;
+        this.oldestPendingMs = batch[0]!.received_ms;
         const outcome = await this.writeBatch(batch);
         if (outcome === 'retry') {
           await this.sleep(this.backoff());
@@ -128,6 +139,8 @@ export class InfluxWriter implements GatewayModule {
 
   private async advance(seq: number): Promise<void> {
     this.cursor = seq;
+    // The next record's arrival is known once the loop reads it, a batch wait from now.
+    this.oldestPendingMs = 0;
     await writeFileAtomicAsync(this.cursorPath, String(seq), 0o644);
     this.store.release(seq);
   }

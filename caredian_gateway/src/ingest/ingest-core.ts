@@ -3,7 +3,7 @@
 // decision policy), stored durably, and answered with a typed outcome. It knows no transport:
 // HTTP, MQTT and Home Assistant inputs call it and map the outcome, so they share every check.
 import { randomUUID } from 'node:crypto';
-import type { ClientConfig, Config } from '../config/schema.js';
+import type { ClientConfig, Config, Placement } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import type { NewRecord } from '../domain/records.js';
@@ -14,7 +14,7 @@ import type { FallInferenceModule } from '../inference/inference-module.js';
 import { parseImuBody } from '../inference/imu-schema.js';
 import { DeviceAdmission, type KnownDevices } from './device-admission.js';
 import { DeviceOwnership } from './device-ownership.js';
-import { DISK_FULL, storeFailure, type AlertBrief, type DeviceIdentity, type FallStored, type ImuProcessed, type Outcome } from './outcomes.js';
+import { DISK_FULL, storeFailure, type AlertBrief, type DeviceIdentity, type FallStored, type ImuProcessed, type IngestKind, type IngestObserver, type Outcome } from './outcomes.js';
 
 export interface IngestSettings {
   locationDefault: string;
@@ -30,6 +30,14 @@ export interface IngestSettings {
    * are judged by their own `devices` list only.
    */
   inputDevices: Record<InputVia, readonly string[]>;
+  /** The placement the `devices` option gives a device (IMU chunks without a placement of their own). */
+  devicePlacements?: Readonly<Record<string, Placement>>;
+}
+
+/** Remembers the placement each device last declared in an IMU chunk (the device registry). */
+export interface PlacementMemory {
+  placementOf(deviceId: string): Placement | undefined;
+  declarePlacement(deviceId: string, placement: Placement, clientId?: string): void;
 }
 
 type InputVia = Exclude<DeviceIdentity['via'], 'http'>;
@@ -48,6 +56,7 @@ export interface IngestCoreDeps {
   log: Logger;
   /** The alert a just-stored fall opened or joined (the alert service hears of it before the store resolves). */
   alertFor?: (eventId: string, deviceId: string) => AlertBrief | undefined;
+  placements?: PlacementMemory;
   /** Watches motion after a decided fall (stillness raises the alarm at once). */
   motion?: { feed(deviceId: string, t0: number, rateHz: number, acc: number[][]): void };
 }
@@ -66,6 +75,7 @@ export class IngestCore implements GatewayModule {
   private notOwned = 0;
   private storeFailures = 0;
   private lastFailureLogMs = 0;
+  private observer?: IngestObserver;
 
   static settings(c: Config): IngestSettings {
     return {
@@ -75,6 +85,7 @@ export class IngestCore implements GatewayModule {
       maxNewDevicesPerMin: c.max_new_devices_per_min,
       maxFutureSkewSec: c.max_future_skew_sec,
       inputDevices: { mqtt: c.devices.map((d) => d.device_id), home_assistant: c.ha_sources.map((s) => s.device_id) },
+      devicePlacements: Object.fromEntries(c.devices.flatMap((d) => (d.placement ? [[d.device_id, d.placement]] : []))),
     };
   }
 
@@ -92,7 +103,38 @@ export class IngestCore implements GatewayModule {
     return { ready: true, detail: `${a.devices} of at most ${a.max_devices} devices`, ...a, refused_not_owned: this.notOwned, ...(warning ? { warning } : {}) };
   }
 
-  async reportFall(who: DeviceIdentity, body: unknown, origin?: ReportOrigin): Promise<Outcome<FallStored>> {
+  /** Tells `o` of every outcome from now on (one observer: the metrics). */
+  observe(o: IngestObserver): void {
+    this.observer = o;
+  }
+
+  reportFall(who: DeviceIdentity, body: unknown, origin?: ReportOrigin): Promise<Outcome<FallStored>> {
+    return this.observed(who, 'fall', this.fall(who, body, origin));
+  }
+
+  heartbeat(who: DeviceIdentity, body: unknown): Promise<Outcome<null>> {
+    return this.observed(who, 'heartbeat', this.beat(who, body));
+  }
+
+  imuChunk(who: DeviceIdentity, body: unknown): Promise<Outcome<ImuProcessed>> {
+    return this.observed(who, 'imu', this.imu(who, body));
+  }
+
+  private observed<T>(who: DeviceIdentity, kind: IngestKind, p: Promise<Outcome<T>>): Promise<Outcome<T>> {
+    const o = this.observer;
+    if (!o) return p;
+    const at = who.arrivedAtMs ?? performance.timeOrigin + performance.now();
+    return p.then((r) => {
+      try {
+        o(who.via, kind, r, at);
+      } catch {
+        // Counting never turns an answered request into a failed one.
+      }
+      return r;
+    });
+  }
+
+  private async fall(who: DeviceIdentity, body: unknown, origin?: ReportOrigin): Promise<Outcome<FallStored>> {
     const parsed = FallEventSchema.safeParse(body);
     if (!parsed.success) return { kind: 'invalid', problems: zodProblems(parsed.error) };
     const b = parsed.data;
@@ -144,7 +186,7 @@ export class IngestCore implements GatewayModule {
     }
   }
 
-  async heartbeat(who: DeviceIdentity, body: unknown): Promise<Outcome<null>> {
+  private async beat(who: DeviceIdentity, body: unknown): Promise<Outcome<null>> {
     const parsed = HeartbeatSchema.safeParse(body);
     if (!parsed.success) return { kind: 'invalid', problems: zodProblems(parsed.error) };
     const refused = this.checkOwner(who, parsed.data.device_id) ?? this.admit(who, parsed.data.device_id);
@@ -162,7 +204,7 @@ export class IngestCore implements GatewayModule {
    * names it; if storing fails, it is stored with the device's next chunk, since the retried
    * samples are not fed to the model twice.
    */
-  async imuChunk(who: DeviceIdentity, body: unknown): Promise<Outcome<ImuProcessed>> {
+  private async imu(who: DeviceIdentity, body: unknown): Promise<Outcome<ImuProcessed>> {
     const inf = this.d.inference.inference;
     if (!inf) return { kind: 'unavailable', error: 'inference_unavailable', description: this.d.inference.unavailable() };
     const parsed = parseImuBody(body, inf.requiresGyro);
@@ -182,17 +224,20 @@ export class IngestCore implements GatewayModule {
     if (this.d.store.full) return { kind: 'backpressure', retryAfterSec: 5 };
     const limited = this.admit(who, b.device_id);
     if (limited) return limited;
+    // The chunk's own placement, else what the device last declared, else the devices option's, else unknown.
+    const placement = b.placement ?? this.d.placements?.placementOf(b.device_id) ?? this.d.settings.devicePlacements?.[b.device_id] ?? 'unknown';
     let outcome;
     try {
-      outcome = await inf.ingest(b.device_id, { t0: b.t0, rateHz: b.rate_hz, acc: b.acc, gyro: b.gyro });
+      outcome = await inf.ingest(b.device_id, { t0: b.t0, rateHz: b.rate_hz, acc: b.acc, gyro: b.gyro, placement });
     } catch (err) {
       this.d.log.error({ err, device_id: b.device_id }, 'fall inference failed');
       return { kind: 'unavailable', error: 'inference_failed', description: 'the model could not score this chunk; retry later', retryAfterSec: 5 };
     }
+    if (b.placement !== undefined) this.d.placements?.declarePlacement(b.device_id, b.placement, who.clientId);
     const recs: ImuFallRec[] = [...(this.owed.get(b.device_id) ?? [])];
     for (const x of outcome.decisions) {
-      recs.push({ kind: 'fall', device_id: b.device_id, location: b.location ?? this.d.settings.locationDefault, event: 'fall', prob: round(x.prob), ts: x.ts, event_id: randomUUID(), source: x.source, decided: true, client_id: who.clientId });
-      this.d.log.warn({ device_id: b.device_id, ts: x.ts, prob: x.prob, source: x.source, via: who.via }, 'fall decided from IMU stream');
+      recs.push({ kind: 'fall', device_id: b.device_id, location: b.location ?? this.d.settings.locationDefault, event: 'fall', prob: round(x.prob), ts: x.ts, event_id: randomUUID(), source: x.source, ...(x.detector ? { detector: x.detector } : {}), placement, decided: true, client_id: who.clientId });
+      this.d.log.warn({ device_id: b.device_id, ts: x.ts, prob: x.prob, source: x.source, detector: x.detector, placement, via: who.via }, 'fall decided from IMU stream');
     }
     if (recs.length) {
       try {

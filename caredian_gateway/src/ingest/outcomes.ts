@@ -10,7 +10,14 @@ export interface DeviceIdentity {
   /** A configured client (cc_clients): the devices it may post for and its new-device rate are by client. */
   clientId: string;
   via: 'http' | 'mqtt' | 'home_assistant';
+  /** When the request arrived (epoch ms, fractional: performance.timeOrigin + performance.now()); else when the core was called. */
+  arrivedAtMs?: number;
 }
+
+export type IngestKind = 'fall' | 'heartbeat' | 'imu';
+
+/** Told of every outcome the ingest core answers (metrics); must be cheap, it runs on every request. */
+export type IngestObserver = (via: DeviceIdentity['via'], kind: IngestKind, outcome: Outcome<unknown>, arrivedAtMs: number) => void;
 
 export type Outcome<T> =
   | { kind: 'stored'; value: T }

@@ -17,7 +17,8 @@ export const LAYERS: string[][] = [
   ['inference', 'influx', 'proxy', 'alerting'],
   ['ingest', 'eval', 'webhooks', 'ha'],
   ['ha-discovery', 'mqtt-input', 'ha-sources'],
-  ['device-api'],
+  ['device-api', 'metrics'],
+  ['cluster'],
   ['cli'],
   ['.'],
 ];

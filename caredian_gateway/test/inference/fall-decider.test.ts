@@ -8,7 +8,7 @@ test('smoothing over K windows and sustain over K windows', () => {
   // One spike is smoothed away: mean of [0, 0, 1] < 0.6.
   expect(run(new FallDecider(base), [0, 0, 1, 0, 0])).toEqual([]);
   // Smoothed >= 0.6 at windows 3 and 4 (0-based 2: mean .6; 3: mean .8): the second makes the sustain.
-  expect(run(new FallDecider(base), [0.2, 0.7, 0.9, 0.8, 0.1, 0.1, 0.1])).toEqual([{ ts: 1001.5, prob: expect.closeTo(0.8, 5), source: 'model' }]);
+  expect(run(new FallDecider(base), [0.2, 0.7, 0.9, 0.8, 0.1, 0.1, 0.1])).toEqual([{ ts: 1001.5, prob: expect.closeTo(0.8, 5), source: 'model', detector: 'model' }]);
 });
 
 test('one decision per run above threshold, and a cooldown per device on the event timeline', () => {
@@ -36,7 +36,7 @@ test('decision modes', () => {
 test('sensor_and_model: both within the window make one decision with source "both"; either alone makes none', () => {
   const and = new FallDecider({ ...base, mode: 'sensor_and_model' });
   expect(and.onSensorFall('dev', 1000, 0.7)).toBeUndefined();
-  expect(run(and, [0.9, 0.9, 0.9], 1002)).toEqual([{ ts: 1000, prob: 0.9, source: 'both' }]);
+  expect(run(and, [0.9, 0.9, 0.9], 1002)).toEqual([{ ts: 1000, prob: 0.9, source: 'both', detector: 'model' }]);
   const alone = new FallDecider({ ...base, mode: 'sensor_and_model' });
   expect(run(alone, [0.9, 0.9, 0.9], 2000)).toEqual([]);
   expect(alone.onSensorFall('dev', 2100, 0.9)).toBeUndefined(); // 100 s later: not the same fall
@@ -78,4 +78,28 @@ test('an acknowledged alert ends the cooldown: the next fall decides again', () 
   expect(and.onSensorFall('dev', 3000, 0.9)).toBeUndefined();
   and.acknowledged('dev');
   expect(run(and, [0.9, 0.9, 0.9], 3001)).toEqual([]);
+});
+
+test("a placement's own knobs judge its windows; without them the settings' do", () => {
+  const strict = { threshold: 0.95, smoothK: 2, sustainK: 2 };
+  const probs = [0.9, 0.9, 0.9, 0.9];
+  expect(run(new FallDecider(base), probs)).toHaveLength(1);
+  const d = new FallDecider(base);
+  expect(probs.map((p, i) => d.onModelWindow('dev', 1000 + i * 0.5, p, strict)).filter(Boolean)).toEqual([]);
+  const loose = { threshold: 0.5, smoothK: 1, sustainK: 1 };
+  expect(new FallDecider(base).onModelWindow('dev', 1000, 0.55, loose)).toMatchObject({ source: 'model', detector: 'model' });
+});
+
+test('the threshold detector decides like the model does: the cooldown, the modes, and marked as its own', () => {
+  const d = new FallDecider(base);
+  expect(d.onThreshold('dev', 1000)).toEqual({ ts: 1000, prob: 1, source: 'model', detector: 'threshold' });
+  // The model deciding the same fall a moment later is inside the cooldown, and the other way round.
+  expect(run(d, [0.9, 0.9, 0.9], 1001)).toEqual([]);
+  const m = new FallDecider(base);
+  expect(run(m, [0.9, 0.9, 0.9])).toHaveLength(1);
+  expect(m.onThreshold('dev', 1003)).toBeUndefined();
+  expect(new FallDecider({ ...base, mode: 'sensor_only' }).onThreshold('dev', 1000)).toBeUndefined();
+  const and = new FallDecider({ ...base, mode: 'sensor_and_model' });
+  expect(and.onThreshold('dev', 1000)).toBeUndefined();
+  expect(and.onSensorFall('dev', 1002, 0.8)).toEqual({ ts: 1000, prob: 1, source: 'both', detector: 'threshold' });
 });

@@ -1,9 +1,11 @@
 // The model's per-device motion state is bounded by count (max_devices) and memory
 // (imu_state_max_mb): past the bound the device that sent least recently is evicted first.
 import { ImuStreams, ImuTimeline, type TimelineSpec } from '../../src/inference/imu-timeline.js';
+import { THRESHOLD_DEFINITION } from '../../src/inference/threshold-detector.js';
 import { ADMIN_TOKEN, startGateway } from '../support/harness.js';
 
-const spec: TimelineSpec = { rateHz: 50, windowSamples: 200, hopSamples: 25, channels: 3 };
+// The shipped model's grid, with the threshold detector every device's timeline runs.
+const spec: TimelineSpec = { rateHz: 50, windowSamples: 200, hopSamples: 25, channels: 3, impact: { spec: { ...THRESHOLD_DEFINITION, rateHz: 50 }, axes: [0, 1, 2] } };
 
 test('at the cap a new device evicts the least recently used one, and says whether it was still sending', () => {
   const evicted: string[] = [];

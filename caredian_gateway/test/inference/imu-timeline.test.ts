@@ -50,7 +50,7 @@ test('a retried chunk is not fed twice; a half-overlapping one contributes only 
   const first = record(T0, 50, 120);
   expect(tl.push({ t0: T0, rateHz: 50, samples: first }).accepted).toBe(120);
   const again = tl.push({ t0: T0, rateHz: 50, samples: first });
-  expect(again).toEqual({ accepted: 0, windows: [] });
+  expect(again).toEqual({ accepted: 0, windows: [], impacts: [] });
   const overlap = tl.push({ t0: T0 + 100 / 50, rateHz: 50, samples: record(T0 + 2, 50, 40) });
   expect(overlap.accepted).toBe(20);
   const ref = feed(new ImuTimeline(spec), 50, 140 / 50, 140 / 50);

@@ -50,7 +50,7 @@ const rotate = (rows: number[][], r: number[][]) => rows.map((v) => r.map((row) 
 
 test('how the device is worn does not matter: a rotated recording gives the same window probabilities', async () => {
   const t = sisfallTrial('F02_SA10_R01');
-  const upsideDown = { ...t, name: 'rotated', acc: rotate(t.acc, rotation(2.1, -0.7, 1.3)), gyro: rotate(t.gyro, rotation(2.1, -0.7, 1.3)) };
+  const upsideDown = { ...t, name: 'rotated', acc: rotate(t.acc, rotation(2.1, -0.7, 1.3)), gyro: rotate(t.gyro!, rotation(2.1, -0.7, 1.3)) };
   const n = 200 * 3;
   const windows = (acc: number[][]) => {
     const out = new Float32Array(n * 10);
@@ -70,7 +70,7 @@ test('a recording at 200 Hz is resampled to the model rate and decided like the 
     return [0, 1, 2, 3].map((k) => v.map((x, c) => x + ((next[c]! - x) * k) / 4));
   });
   const [r50] = await evaluate(model, meta, [t]);
-  const [r200] = await evaluate(model, meta, [{ ...t, rateHz: 200, acc: up(t.acc), gyro: up(t.gyro) }]);
+  const [r200] = await evaluate(model, meta, [{ ...t, rateHz: 200, acc: up(t.acc), gyro: up(t.gyro!) }]);
   expect(r50!.decisions).toHaveLength(1);
   expect(r200!.decisions).toHaveLength(1);
   expect(Math.abs(r200!.decisions[0]!.ts - r50!.decisions[0]!.ts)).toBeLessThan(0.05);
