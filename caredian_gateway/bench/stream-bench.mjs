@@ -107,7 +107,7 @@ async function scrape() {
   }
 }
 
-/** Mean time per request in each histogram the gateway keeps (sum/count deltas over the step). */
+/** The mean of each histogram the gateway keeps (sum/count deltas over the step): time per request or run, windows per model run. */
 function stageCosts(a, b) {
   const out = {};
   for (const k of Object.keys(b)) {
@@ -115,8 +115,9 @@ function stageCosts(a, b) {
     if (!m) continue;
     const count = k.replace('_sum', '_count');
     const dn = (b[count] ?? 0) - (a[count] ?? 0);
-    if (dn > 0) out[`${m[1]}${m[2] ?? ''}`] = { count: dn, mean_ms: (1000 * ((b[k] ?? 0) - (a[k] ?? 0))) / dn };
+    const mean = ((b[k] ?? 0) - (a[k] ?? 0)) / dn;
+    if (dn > 0) out[`${m[1]}${m[2] ?? ''}`] = m[1].endsWith('_seconds') ? { count: dn, mean_ms: 1000 * mean } : { count: dn, mean };
   }
-  const text = Object.entries(out).map(([k, v]) => `${k.replace('caredian_', '').replace(/_seconds/, '')} ${fmt(v.mean_ms, 2)} ms x${v.count}`).join(', ');
+  const text = Object.entries(out).map(([k, v]) => `${k.replace('caredian_', '').replace(/_seconds/, '')} ${v.mean_ms === undefined ? fmt(v.mean, 1) : `${fmt(v.mean_ms, 2)} ms`} x${v.count}`).join(', ');
   return { ...out, text: text ? `stages: ${text}` : 'no /metrics' };
 }

@@ -89,11 +89,13 @@ export class Gateway {
       new StatusPageModule({ bus, log: log.child({ module: 'page' }), status: () => holder.gw!.statusReport(), alert: (id) => alerts.get(id), motion: (id) => inference.motionOf(id), devices: c.devices }),
       new MetricsModule({ ingest, store: storage.store, alerts, influx: influxSink.writer, model: inference }),
     ];
+    const metrics = modules.find((m): m is MetricsModule => m instanceof MetricsModule)!;
+    modules.find((m): m is DeviceApiModule => m instanceof DeviceApiModule)!.observeRefusals(metrics.onHttpRefused);
     const workers = o.deviceWorkers ?? 0;
     const pool = workers > 0 ? new WorkerPool({ count: workers, socketPath: relaySocketPath(c.data_dir), endpoints: modules.find((m): m is DeviceApiModule => m instanceof DeviceApiModule)!.endpoints, log: log.child({ module: 'workers' }) }) : undefined;
     if (pool) {
       nameProcess('primary');
-      modules.find((m): m is MetricsModule => m instanceof MetricsModule)!.includeProcesses(() => pool.metrics());
+      metrics.includeProcesses(() => pool.metrics());
     }
     return (holder.gw = new Gateway(c, log, bus, modules, pool));
   }
@@ -108,7 +110,7 @@ export class Gateway {
     for (const m of modules) this.readiness.addModule(m);
     if (pool) this.readiness.addModule({ name: 'device_workers', start: async () => {}, stop: async () => {}, status: () => pool.status() });
     const token = adminToken(config, log);
-    const adminApp = createAdminApp({ log, mode: config.mode, adminToken: token, status: () => this.statusReport(), routers: modules.flatMap((m) => m.adminRoutes?.() ?? []), rootRoutes: modules.flatMap((m) => m.adminRootRoutes?.() ?? []) });
+    const adminApp = createAdminApp({ log, mode: config.mode, adminToken: token, metricsToken: config.metrics_token, status: () => this.statusReport(), routers: modules.flatMap((m) => m.adminRoutes?.() ?? []), rootRoutes: modules.flatMap((m) => m.adminRootRoutes?.() ?? []) });
     this.servers = new Servers(config, modules, this.readiness, adminApp, VERSION, log, pool ? relaySocketPath(config.data_dir) : undefined);
   }
 

@@ -41,7 +41,8 @@ RULE = ("per placement, on LODO probabilities (each dataset scored by the networ
         "fewest false alarms; "
         "tier 3 (else): sensitivity >= T's and false alarms/h <= T's: fewest false alarms, then highest "
         "sensitivity; "
-        "tier 4 (else): the threshold detector alone. Ties: the widest run of neighbouring thresholds "
+        "tier 4 (else): the threshold detector alone. A setting that neither catches more falls nor raises fewer "
+        "false alarms than the threshold detector never counts. Ties: the widest run of neighbouring thresholds "
         "with the best value and its middle, then the smaller smooth_k + sustain_k, then model before either. "
         "Targets: waist 0.98 / 0.995 / 0.1, every other placement and unknown 0.90 / 0.98 / 0.5")
 
@@ -177,6 +178,8 @@ class Tables:
         max_fa_target = tgt_fa * adl_h
 
         def tier(tp, fa, fat):
+            if tp <= th_tp and fa >= th_fa:
+                return None  # no better than the threshold detector alone: that is simpler
             sens, spec = tp / nf, 1 - fat / na
             if sens >= max(tgt_sens, th["sens"]) - 1e-12 and spec >= tgt_spec and fa <= min(max_fa_target, th_fa):
                 return 1, (-fa,)

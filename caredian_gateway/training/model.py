@@ -31,7 +31,7 @@ class Features(nn.Module):
         tilt = (lp * ref).sum(dim=2, keepdim=True) / _norm(lp, 2)
         jerk = torch.cat([torch.zeros_like(m[:, :1]), m[:, 1:] - m[:, :-1]], dim=1)
         feats = [m - 1.0, v - 1.0, h, 1.0 - tilt, jerk]
-        if self.oriented:  # experiment (cv.py --oriented): the device-frame samples too, for a known mounting
+        if self.oriented:  # 1.1.0's experiment (see MODEL_CARD.md): device-frame samples too; not used since
             feats.append(a)
         return torch.cat(feats, dim=2).transpose(1, 2)  # [B, 5 (8 oriented), T]
 

@@ -59,18 +59,6 @@ def random_rotations(n, gen):
     return q * torch.sign(torch.diagonal(r, dim1=1, dim2=2)).unsqueeze(1)
 
 
-def small_rotations(n, gen, max_deg):
-    """Rotations by up to max_deg about random axes (Rodrigues): a device worn about as designed."""
-    axis = torch.randn(n, 3, generator=gen)
-    axis = axis / axis.norm(dim=1, keepdim=True)
-    theta = torch.rand(n, generator=gen) * max_deg * np.pi / 180
-    k = torch.zeros(n, 3, 3)
-    k[:, 0, 1], k[:, 0, 2], k[:, 1, 2] = -axis[:, 2], axis[:, 1], -axis[:, 0]
-    k = k - k.transpose(1, 2)
-    s, c = torch.sin(theta).view(n, 1, 1), torch.cos(theta).view(n, 1, 1)
-    return torch.eye(3).expand(n, 3, 3) + s * k + (1 - c) * torch.bmm(k, k)
-
-
 def dynamic_gain(x, gen, lo, hi):
     """Scale each window's motion (the samples minus their 0.5 s moving average) by a factor drawn
     log-uniformly from [lo, hi]; gravity and posture stay. Heel strikes and impacts differ in size

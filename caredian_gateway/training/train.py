@@ -13,6 +13,7 @@ import argparse
 import datetime
 import hashlib
 import json
+import shutil
 import os
 import subprocess
 import sys
@@ -106,6 +107,32 @@ def choose_all(tables, placements, exclude=None):
     return out, legacy
 
 
+# Waist and hip keep fallnet 1.2.0's network (SisFall's waist unit, trained by the 1.2.0 recipe on
+# the same 19 SisFall subjects; its knobs were chosen by 1.2.0's own fixed rule on its out-of-fold
+# data), OR'ed with the threshold detector: measured with `npm run eval`, it misses fewer falls than
+# this recipe's network at the waist on held-out SisFall subjects (0.991 vs 0.969) and on the
+# other waist and hip devices, which it never saw. Not used by a model trained without SisFall.
+WAIST_NET = "fallnet-waist.onnx"
+WAIST_KNOBS = {"detector": "either", "threshold": 0.86, "smooth_k": 1, "sustain_k": 1}
+
+
+def waist_network(models_dir, folder, meta, held_out_datasets):
+    if "sisfall50" in held_out_datasets:
+        return
+    src = os.path.join(models_dir, WAIST_NET)
+    if not os.path.exists(src):
+        sys.exit(f"{src} is missing: it is fallnet 1.2.0's network (git history of models/fallnet.onnx before 2.0.0)")
+    dst = os.path.join(folder, WAIST_NET)
+    if os.path.abspath(dst) != os.path.abspath(src):
+        shutil.copyfile(src, dst)
+    with open(dst, "rb") as f:
+        sha = hashlib.sha256(f.read()).hexdigest()
+    for pl in ("waist", "hip"):
+        meta["placements"][pl] = {**WAIST_KNOBS, "file": WAIST_NET, "sha256": sha}
+        meta["training"]["placements"].setdefault(pl, {})["network"] = (
+            f"{WAIST_NET}: fallnet 1.2.0 (SisFall waist, 19 subjects, 1.2.0 recipe), either with the threshold detector")
+
+
 def main():
     here = os.path.dirname(os.path.abspath(__file__))
     p = argparse.ArgumentParser()
@@ -157,8 +184,9 @@ def main():
             per_ds[ds] = {"knobs": choose.knobs_json(k), "knobs_from": pl if pl in lodo_knobs[ds][0] else "unknown",
                           **{"r": tables.score(idx, choose.setting_of(k))}}
             per_ds_th[ds] = tables.score(idx, "threshold")
-            for folder in sorted(set(tables.trials[i]["folder"] for i in idx)):
-                if folder != pl and pl != "unknown":
+            folders = sorted(set(tables.trials[i]["folder"] for i in idx))
+            for folder in folders:
+                if len(folders) > 1 and pl != "unknown":
                     fi = [i for i in idx if tables.trials[i]["folder"] == folder]
                     per_ds[ds].setdefault("folders", {})[folder] = {
                         "model": summary(tables.score(fi, choose.setting_of(k))),
@@ -234,6 +262,7 @@ def main():
             },
             "metrics": {},
         }
+        waist_network(args.out, folder, meta, held_out_datasets)
         meta_path = os.path.join(folder, f"{name}.meta.json")
         if os.path.exists(meta_path):
             with open(meta_path) as f:

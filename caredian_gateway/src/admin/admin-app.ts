@@ -8,12 +8,14 @@ import type { AdminRootRoute } from '../core/module.js';
 import { jsonErrorHandler, notFound } from '../http/errors.js';
 import { requestLog } from '../http/request-log.js';
 import { securityHeaders } from '../http/security.js';
-import { adminAuth } from './admin-auth.js';
+import { adminAuth, scrapeAuth } from './admin-auth.js';
 
 export interface AdminAppDeps {
   log: Logger;
   mode: 'addon' | 'standalone';
   adminToken?: string;
+  /** Opens the root routes marked `scrape` (GET /metrics) to `Authorization: Bearer <metrics_token>`. */
+  metricsToken?: string;
   status: () => Record<string, unknown>;
   routers: Router[];
   /** GET routes at the root (not under /api), behind the same authentication. */
@@ -52,7 +54,8 @@ export function createAdminApp(d: AdminAppDeps): Express {
     res.json(d.status());
   });
   for (const r of d.routers) app.use('/api', r);
-  for (const r of d.rootRoutes ?? []) app.get(r.path, auth, (req, res, next) => void r.handle(req, res).catch(next));
+  const scrape = scrapeAuth(d.mode, d.adminToken, d.metricsToken);
+  for (const r of d.rootRoutes ?? []) app.get(r.path, r.scrape ? scrape : auth, (req, res, next) => void r.handle(req, res).catch(next));
   app.use(notFound);
   app.use(jsonErrorHandler(d.log));
   return app;

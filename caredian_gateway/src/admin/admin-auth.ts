@@ -14,6 +14,11 @@ export interface AdminUser {
 }
 
 const digest = (s: string) => createHash('sha256').update(s).digest();
+/** The bearer token matches, in constant time (digests of equal length, whatever was sent). */
+const bearerIs = (header: string | undefined, expected: Buffer): boolean => {
+  const m = /^Bearer (.+)$/.exec(header ?? '');
+  return m !== null && timingSafeEqual(digest(m[1]!), expected);
+};
 
 export function adminAuth(mode: 'addon' | 'standalone', adminToken: string | undefined): RequestHandler {
   const expected = adminToken ? digest(adminToken) : undefined;
@@ -27,12 +32,30 @@ export function adminAuth(mode: 'addon' | 'standalone', adminToken: string | und
       res.locals.adminUser = { id: h('x-remote-user-id'), name: h('x-remote-user-name'), displayName: h('x-remote-user-display-name'), via: 'ingress' } satisfies AdminUser;
       return next();
     }
-    const m = /^Bearer (.+)$/.exec(req.headers.authorization ?? '');
-    if (!m || !expected || !timingSafeEqual(digest(m[1]!), expected)) {
+    if (!expected || !bearerIs(req.headers.authorization, expected)) {
       res.setHeader('WWW-Authenticate', 'Bearer realm="caredian-admin"');
       return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <ADMIN_TOKEN>');
     }
     res.locals.adminUser = { via: 'token' } satisfies AdminUser;
     next();
+  };
+}
+
+/**
+ * For the scrape route alone (GET /metrics): `Authorization: Bearer <metrics_token>` opens it in
+ * both modes; anything else goes through the admin listener's own authentication. With a metrics
+ * token set, an add-on request from outside ingress is answered 401 (send the token), not 403.
+ */
+export function scrapeAuth(mode: 'addon' | 'standalone', adminToken: string | undefined, metricsToken: string | undefined): RequestHandler {
+  const admin = adminAuth(mode, adminToken);
+  if (!metricsToken) return admin;
+  const expected = digest(metricsToken);
+  return (req, res, next) => {
+    if (bearerIs(req.headers.authorization, expected)) return next();
+    if (mode === 'addon' && !INGRESS_PROXY_IPS.has(req.socket.remoteAddress ?? '')) {
+      res.setHeader('WWW-Authenticate', 'Bearer realm="caredian-admin"');
+      return sendError(res, 401, 'unauthorized', 'send Authorization: Bearer <metrics_token>');
+    }
+    return admin(req, res, next);
   };
 }

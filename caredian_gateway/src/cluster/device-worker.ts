@@ -17,6 +17,7 @@ import { IngestClient } from './ingest-client.js';
 import { relayTo } from './relay-http.js';
 import { isMetricsRequest, SLOT_ENV, type MetricsReply, type WorkerListening } from './relay-protocol.js';
 import { nameProcess, processMetricsJson } from '../metrics/registry.js';
+import { WorkerMetrics } from '../metrics/ingest-metrics.js';
 
 const KEY_RELOAD_MS = 10_000;
 
@@ -41,9 +42,10 @@ class WorkerTokens extends TokenService {
 
 export async function runDeviceWorker(c: Config, log: Logger, socketPath: string, workers: number): Promise<void> {
   nameProcess(`worker-${process.env[SLOT_ENV] ?? process.pid}`);
+  const own = new WorkerMetrics();
   process.on('message', (m: unknown) => {
     if (!isMetricsRequest(m)) return;
-    void processMetricsJson().then((metrics) => {
+    void processMetricsJson(own.registry).then((metrics) => {
       const reply: MetricsReply = { t: 'metrics-res', id: m.id, metrics };
       if (process.connected) process.send!(reply);
     });
@@ -57,6 +59,8 @@ export async function runDeviceWorker(c: Config, log: Logger, socketPath: string
   const ingest = new IngestClient();
   const endpoints: Endpoint[] = DEVICE_ENDPOINTS.map((s) => ({ ...s, handle: (body, auth, arrivedAtMs) => ingest.call(s.path, auth.clientId, body, arrivedAtMs) }));
   const fast = new FastPath(endpoints, tokens, log);
+  // What we refuse ourselves (token, size, type, JSON) the owner never sees: we count it.
+  fast.observeRefusals(own.onHttpRefused);
   const relay = relayTo(socketPath);
   // The connection caps are per worker: each takes its share of the configured total.
   const limits = deviceListenerLimits(c);

@@ -233,6 +233,8 @@ export const FIELDS = {
   host: field(z.string().default('0.0.0.0'), ['HOST', 'TLS_HOST'], { addon: false }),
   data_dir: field(optionalString(), 'DATA_DIR', { addon: false }),
   admin_token: field(optionalString().refine((v) => v === undefined || v.length >= MIN_SECRET, { error: `must be at least ${MIN_SECRET} characters` }), 'ADMIN_TOKEN', { addon: false, secret: true }),
+  // Opens GET /metrics, and nothing else on the admin listener, to a scraper (both modes).
+  metrics_token: field(optionalString().refine((v) => v === undefined || v.length >= MIN_SECRET, { error: `must be at least ${MIN_SECRET} characters` }), 'METRICS_TOKEN', { secret: true }),
   // logging and HTTP
   log_level: field(logLevel, 'LOG_LEVEL'),
   log_json: field(bool(false), 'LOG_JSON'),

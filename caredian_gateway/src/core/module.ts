@@ -29,6 +29,8 @@ export type RawHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
 
 export interface AdminRootRoute {
   path: string;
+  /** Also open to `Authorization: Bearer <metrics_token>` (a Prometheus scraper), not only to admins. */
+  scrape?: boolean;
   handle(req: IncomingMessage, res: ServerResponse): Promise<void>;
 }
 

@@ -9,7 +9,7 @@ import { ImuEnvelopeSchema, ImuResponseSchema } from '../inference/imu-schema.js
 import type { IngestCore } from '../ingest/ingest-core.js';
 import { deviceEndpoints } from './device-endpoints.js';
 import { endpointRouter } from './express-endpoint.js';
-import { FastPath } from './fast-path.js';
+import { FastPath, type RefusalObserver } from './fast-path.js';
 
 export class DeviceApiModule implements GatewayModule {
   readonly name = 'device_api';
@@ -28,6 +28,11 @@ export class DeviceApiModule implements GatewayModule {
 
   async start(): Promise<void> {}
   async stop(): Promise<void> {}
+
+  /** The metrics: requests the fast path refuses before the ingest core. */
+  observeRefusals(fn: RefusalObserver): void {
+    this.fast.observeRefusals(fn);
+  }
 
   rawHandlers(): RawHandler[] {
     return [(req, res) => this.fast.handle(req, res)];

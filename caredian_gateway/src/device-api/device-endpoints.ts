@@ -10,9 +10,9 @@ const identity = (auth: AuthInfo, arrivedAtMs?: number): DeviceIdentity => ({ cl
 
 /** Paths, scopes and body limits: what the device-port workers need to serve them without the core. */
 export const DEVICE_ENDPOINTS: readonly EndpointSpec[] = [
-  { method: 'POST', path: '/events/fall', scope: 'events:fall:ingest', limitBytes: 16 * 1024 },
-  { method: 'POST', path: '/devices/heartbeat', scope: 'devices:write', limitBytes: 4 * 1024 },
-  { method: 'POST', path: '/events/imu', scope: 'events:imu:ingest', limitBytes: IMU_LIMIT_BYTES },
+  { method: 'POST', path: '/events/fall', kind: 'fall', scope: 'events:fall:ingest', limitBytes: 16 * 1024 },
+  { method: 'POST', path: '/devices/heartbeat', kind: 'heartbeat', scope: 'devices:write', limitBytes: 4 * 1024 },
+  { method: 'POST', path: '/events/imu', kind: 'imu', scope: 'events:imu:ingest', limitBytes: IMU_LIMIT_BYTES },
 ];
 
 export function deviceEndpoints(core: IngestCore): Endpoint[] {

@@ -2,6 +2,7 @@
 // handler from parsed JSON to a result. Served by the fast path and by Express alike.
 import type { AuthInfo } from '../auth/bearer.js';
 import type { Scope } from '../config/schema.js';
+import type { IngestKind } from '../ingest/outcomes.js';
 
 export interface EndpointResult {
   status: number;
@@ -12,6 +13,8 @@ export interface EndpointResult {
 export interface EndpointSpec {
   method: 'POST';
   path: string;
+  /** What the ingest core is sent (the metrics' `kind`). */
+  kind: IngestKind;
   scope: Scope;
   limitBytes: number;
 }

@@ -7,6 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { checkBearer, isAuthFailure } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
+import type { IngestKind } from '../ingest/outcomes.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
 import { BODY_TOO_LARGE, readBodyLimited } from '../http/read-body.js';
 
@@ -21,8 +22,12 @@ const BASE_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
+/** Told of each request refused here, before the ingest core: the route's kind and the error code sent. */
+export type RefusalObserver = (kind: IngestKind, reason: string) => void;
+
 export class FastPath {
   private routes = new Map<string, Endpoint>();
+  private onRefused?: RefusalObserver;
 
   constructor(
     endpoints: Endpoint[],
@@ -30,6 +35,11 @@ export class FastPath {
     private readonly log: Logger,
   ) {
     for (const e of endpoints) this.routes.set(e.path, e);
+  }
+
+  /** Counts what the ingest core never sees (the metrics; the core's own outcomes it counts itself). */
+  observeRefusals(fn: RefusalObserver): void {
+    this.onRefused = fn;
   }
 
   /** Serves the request and returns true if it is one of the fast routes; false leaves it to Express. */
@@ -46,7 +56,7 @@ export class FastPath {
       (r) => this.send(req, res, r, id, started),
       (err: unknown) => {
         this.log.error({ err, reqId: id, url: ep.path }, 'unhandled error');
-        this.send(req, res, errorResult(500, 'server_error', 'internal error'), id, started);
+        this.send(req, res, this.refused(ep, errorResult(500, 'server_error', 'internal error')), id, started);
       },
     );
     return true;
@@ -54,21 +64,26 @@ export class FastPath {
 
   private async serve(ep: Endpoint, req: IncomingMessage, arrivedAtMs: number): Promise<EndpointResult> {
     const auth = await checkBearer(this.tokens, req.headers.authorization, ep.scope);
-    if (isAuthFailure(auth)) return { status: auth.status, body: auth.body, headers: auth.headers };
-    if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json');
+    if (isAuthFailure(auth)) return this.refused(ep, { status: auth.status, body: auth.body, headers: auth.headers });
+    if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return this.refused(ep, errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json'));
     const encoding = req.headers['content-encoding'];
-    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return errorResult(415, 'unsupported_media_type', 'send the body without Content-Encoding');
+    if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return this.refused(ep, errorResult(415, 'unsupported_media_type', 'send the body without Content-Encoding'));
     // Past the limit, declared or while streaming: answer at once; send() closes the connection.
-    if (Number(req.headers['content-length'] ?? 0) > ep.limitBytes) return TOO_LARGE;
+    if (Number(req.headers['content-length'] ?? 0) > ep.limitBytes) return this.refused(ep, TOO_LARGE);
     const raw = await readBodyLimited(req, ep.limitBytes);
-    if (raw === undefined) return TOO_LARGE;
+    if (raw === undefined) return this.refused(ep, TOO_LARGE);
     let body: unknown;
     try {
       body = JSON.parse(raw.toString('utf8'));
     } catch {
-      return errorResult(400, 'invalid_request', 'request body is not valid JSON');
+      return this.refused(ep, errorResult(400, 'invalid_request', 'request body is not valid JSON'));
     }
     return ep.handle(body, auth, arrivedAtMs);
+  }
+
+  private refused(ep: Endpoint, r: EndpointResult): EndpointResult {
+    this.onRefused?.(ep.kind, (r.body as { error: string }).error);
+    return r;
   }
 
   private send(req: IncomingMessage, res: ServerResponse, r: EndpointResult, id: string, started: number): void {

@@ -43,6 +43,19 @@ interface Waiter {
   reject: (e: Error) => void;
 }
 
+/** Batches whose writes may run at once (acknowledged in order). */
+const WRITES_IN_FLIGHT = 4;
+
+interface InFlight {
+  batch: Waiter[];
+  buf: Buffer;
+  /** Offset in the active segment. */
+  at: number;
+  settled: boolean;
+  error?: unknown;
+  done: Promise<void>;
+}
+
 interface Segment {
   firstSeq: number;
   path: string;
@@ -59,6 +72,9 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   private totalBytes = 0;
   private pending: Waiter[] = [];
   private pendingBytes = 0;
+  private inflightBytes = 0;
+  /** Wakes the flush loop when an append arrives while it waits for a write. */
+  private wake?: () => void;
   private flushing?: Promise<void>;
   private lastError?: string;
   private recent: StoredEvent[] = [];
@@ -128,7 +144,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
   }
 
   get sizeBytes(): number {
-    return this.totalBytes + this.pendingBytes;
+    return this.totalBytes + this.pendingBytes + this.inflightBytes;
   }
 
   get maxBytes(): number {
@@ -137,7 +153,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
 
   /** True when another record would be refused: backpressure, or the disk is full. */
   get full(): boolean {
-    return this.diskFull || this.totalBytes + this.pendingBytes + RECORD_BYTES_GUESS > this.o.maxBytes;
+    return this.diskFull || this.sizeBytes + RECORD_BYTES_GUESS > this.o.maxBytes;
   }
 
   get healthy(): { ok: boolean; error?: string } {
@@ -152,7 +168,7 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     if (!this.fh) return Promise.reject(new StorageError('event log is closed'));
     if (this.diskFull) return Promise.reject(new DiskFullError());
     const bytesGuess = items.length * RECORD_BYTES_GUESS;
-    if (this.totalBytes + this.pendingBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
+    if (this.sizeBytes + bytesGuess > this.o.maxBytes) return Promise.reject(new BackpressureError(5));
     const now = Date.now();
     const records = items;
     let data = '';
@@ -167,60 +183,112 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
       this.pending.push({ data, bytes, records, resolve, reject });
       this.pendingBytes += bytes;
       this.flushing ??= this.flushLoop();
+      this.wake?.();
     });
   }
 
+  /**
+   * Group commit, pipelined: each batch is one positional O_DSYNC write at the offset reserved for
+   * it; up to WRITES_IN_FLIGHT run at once (a virtual disk serves concurrent writes far faster than
+   * one after another), and batches are acknowledged strictly in order, so an acknowledged record
+   * never follows one that is not on disk. After a crash, a later batch written before an earlier
+   * one leaves a hole: recovery cuts the segment there, and nothing cut was acknowledged.
+   */
   private async flushLoop(): Promise<void> {
+    const inflight: InFlight[] = [];
+    // Set by the first failed write: every later batch fails too, and the segment is cut back here once the writes in flight are done.
+    let failedAt: number | undefined;
     try {
-      while (this.pending.length) {
-        const batch = this.pending;
-        this.pending = [];
-        const bytes = batch.reduce((n, w) => n + w.bytes, 0);
-        this.pendingBytes -= bytes;
-        const buf = Buffer.from(batch.map((w) => w.data).join(''));
-        try {
-          await this.writeDurably(buf);
-        } catch (e) {
-          if (isDiskFull(e)) this.diskFull = true;
-          this.lastError = `event log write failed: ${(e as Error).message}`;
+      while (this.pending.length || inflight.length) {
+        const rollDue = this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs);
+        if (this.pending.length && inflight.length < WRITES_IN_FLIGHT && failedAt === undefined && !rollDue) {
+          inflight.push(this.startWrite());
+          continue;
+        }
+        if (!inflight.length) {
+          // Only a roll (or a cut) stands between the pending batch and its write.
+          if (rollDue) await this.rollOrStay();
+          continue;
+        }
+        const oldest = inflight[0]!;
+        if (!oldest.settled) {
+          // Wait for the oldest write, or for a new append that can start its own write meanwhile.
+          const more = this.pending.length === 0 && inflight.length < WRITES_IN_FLIGHT && failedAt === undefined && !rollDue ? new Promise<void>((r) => (this.wake = r)) : undefined;
+          await (more ? Promise.race([oldest.done, more]) : oldest.done);
+          this.wake = undefined;
+          if (!oldest.settled) continue;
+        }
+        inflight.shift();
+        this.inflightBytes -= oldest.buf.length;
+        if (oldest.error || failedAt !== undefined) {
+          failedAt ??= oldest.at;
+          if (oldest.error && isDiskFull(oldest.error)) this.diskFull = true;
+          this.lastError = `event log write failed: ${((oldest.error ?? new Error('an earlier write failed')) as Error).message}`;
           const err = new StorageError(this.lastError);
-          for (const w of batch) w.reject(err);
+          for (const w of oldest.batch) w.reject(err);
+          if (!inflight.length) {
+            // Cut whatever part of the failed batches reached the file, so the next batch starts on a clean line.
+            await this.fh!.truncate(failedAt).catch(() => undefined);
+            this.activeSize = failedAt;
+            failedAt = undefined;
+          }
           continue;
         }
         this.lastError = undefined;
-        for (const w of batch) {
+        this.totalBytes += oldest.buf.length;
+        this.segments.at(-1)!.size = oldest.at + oldest.buf.length;
+        for (const w of oldest.batch) {
           for (const r of w.records) this.remember(r);
           w.resolve(w.records);
         }
         this.emit('committed', this.committed);
-        if (this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs))
-          await this.roll().catch((e: unknown) => {
-            // Out of space (or inodes) for a new segment: the current one takes the next writes.
-            if (!isDiskFull(e)) throw e;
-            this.diskFull = true;
-          });
       }
     } finally {
       this.flushing = undefined;
     }
   }
 
-  private async writeDurably(buf: Buffer): Promise<void> {
-    const fh = this.fh!;
-    try {
-      let off = 0;
-      while (off < buf.length) {
-        const { bytesWritten } = await fh.write(buf, off, buf.length - off, this.activeSize + off);
-        off += bytesWritten;
-      }
-    } catch (e) {
-      // Cut whatever part of the batch reached the file, so the next batch starts on a clean line.
-      await fh.truncate(this.activeSize).catch(() => undefined);
-      throw e;
-    }
+  private startWrite(): InFlight {
+    const batch = this.pending;
+    this.pending = [];
+    const bytes = batch.reduce((n, w) => n + w.bytes, 0);
+    this.pendingBytes -= bytes;
+    const buf = Buffer.from(batch.map((w) => w.data).join(''));
+    this.inflightBytes += buf.length;
+    const at = this.activeSize;
     this.activeSize += buf.length;
-    this.totalBytes += buf.length;
-    this.segments.at(-1)!.size = this.activeSize;
+    const f: InFlight = { batch, buf, at, settled: false, done: Promise.resolve() };
+    f.done = this.writeAt(this.fh!, buf, at).then(
+      () => void (f.settled = true),
+      (e: unknown) => {
+        f.settled = true;
+        f.error = e;
+      },
+    );
+    return f;
+  }
+
+  private async rollOrStay(): Promise<void> {
+    await this.roll().catch((e: unknown) => {
+      // Out of space (or inodes) for a new segment: the current one takes the next writes.
+      if (!isDiskFull(e)) throw e;
+      this.diskFull = true;
+      this.activeOpenedAt = Date.now();
+    });
+    if (this.diskFull) {
+      const err = new DiskFullError();
+      for (const w of this.pending) w.reject(err);
+      this.pendingBytes = 0;
+      this.pending = [];
+    }
+  }
+
+  private async writeAt(fh: FileHandle, buf: Buffer, at: number): Promise<void> {
+    let off = 0;
+    while (off < buf.length) {
+      const { bytesWritten } = await fh.write(buf, off, buf.length - off, at + off);
+      off += bytesWritten;
+    }
   }
 
   private remember(r: StoredEvent): void {

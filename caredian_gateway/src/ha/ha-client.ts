@@ -2,8 +2,19 @@
 // websocket API, fetch for the REST states API. Starts whether or not Home Assistant is up,
 // retries forever with backoff, detects dead connections with pings, and says what state it is in.
 import { EventEmitter } from 'node:events';
-import { WebSocket } from 'ws';
-import { createConnection, createSocket, ERR_INVALID_AUTH, type Connection, type HassEvent } from 'home-assistant-js-websocket';
+import type { Connection, HassEvent } from 'home-assistant-js-websocket';
+
+// ERR_INVALID_AUTH of home-assistant-js-websocket, which is loaded only when Home Assistant is
+// configured (with ws, some 10 MB a standalone gateway does not need).
+const ERR_INVALID_AUTH = 2;
+
+async function loadWebsocketClient() {
+  const [{ WebSocket }, hass] = await Promise.all([import('ws'), import('home-assistant-js-websocket')]);
+  // home-assistant-js-websocket uses the global WebSocket, which Node 20 lacks.
+  (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
+  if (hass.ERR_INVALID_AUTH !== ERR_INVALID_AUTH) throw new Error('home-assistant-js-websocket changed ERR_INVALID_AUTH');
+  return hass;
+}
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
@@ -58,8 +69,6 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
     private readonly o: HaClientOptions,
   ) {
     super();
-    // home-assistant-js-websocket uses the global WebSocket, which Node 20 lacks.
-    (globalThis as { WebSocket?: unknown }).WebSocket ??= WebSocket;
   }
 
   get ready(): boolean {
@@ -144,6 +153,7 @@ export class HaClient extends EventEmitter<{ ready: []; down: [] }> implements G
     this.state = this.attempts === 0 ? 'connecting' : this.state;
     const auth = { wsUrl: this.ep.wsUrl, accessToken: this.ep.token, expired: false, refreshAccessToken: async () => undefined };
     try {
+      const { createConnection, createSocket } = await loadWebsocketClient();
       const conn = await createConnection({ createSocket: (options) => createSocket({ ...options, auth: auth as never, setupRetry: 0 }) });
       if (this.stopped) return conn.close();
       // Subscriptions asked for from here on are made at once (on this.conn), not in the loop below.

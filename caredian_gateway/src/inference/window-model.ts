@@ -10,6 +10,16 @@ export interface WindowModel {
   close(): Promise<void>;
 }
 
+/** Told of every session run in this process: how long it took (s) and how many windows it scored (the metrics). */
+export type BatchObserver = (durationSec: number, windows: number) => void;
+const batchObservers = new Set<BatchObserver>();
+
+/** Observes every model's session runs from now on; returns how to stop. The observer must be cheap. */
+export function observeBatches(fn: BatchObserver): () => void {
+  batchObservers.add(fn);
+  return () => batchObservers.delete(fn);
+}
+
 export interface BatchStats {
   runs: number;
   windows: number;
@@ -61,9 +71,12 @@ export class OnnxWindowModel implements WindowModel {
   async scoreBatch(data: Float32Array, n: number): Promise<Float32Array> {
     const input = this.norm ? this.normalise(data) : data;
     const feeds = { [this.meta.input.name]: new ort.Tensor('float32', input, [n, this.meta.window_samples, this.meta.channels.length]) };
+    const started = performance.now();
     const out = await this.session.run(feeds);
+    const seconds = (performance.now() - started) / 1000;
     this.stats.runs++;
     this.stats.windows += n;
+    for (const fn of batchObservers) fn(seconds, n);
     const t = out[this.meta.output.name]!;
     const probs = t.data as Float32Array;
     if (probs.length !== n) throw new Error(`model returned ${probs.length} values for ${n} windows`);

@@ -2,7 +2,7 @@
 // discovery) and what listens (acknowledge buttons; device inputs). Its last will marks the
 // gateway offline, so Home Assistant shows every entity unavailable when the gateway dies.
 import { createHash } from 'node:crypto';
-import mqtt, { type MqttClient } from 'mqtt';
+import type { MqttClient } from 'mqtt';
 import type { Config } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { GatewayModule, ModuleStatus } from '../core/module.js';
@@ -60,6 +60,8 @@ export class MqttModule implements GatewayModule {
       return;
     }
     this.broker = found.broker;
+    // Loaded only with a broker to talk to: mqtt.js is some 15 MB of memory a gateway without one does not need.
+    const { default: mqtt } = await import('mqtt');
     const client = mqtt.connect(found.broker.url, {
       clientId: this.clientId,
       username: found.broker.username,

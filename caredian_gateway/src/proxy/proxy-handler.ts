@@ -1,7 +1,9 @@
 // /proxy/<name>[/<rest>]: API key, optional signed body, then the exact raw bytes forwarded to the
 // upstream and its response streamed back. Served from node:http directly, like the ingest fast path.
 import type { IncomingMessage, ServerResponse, OutgoingHttpHeaders } from 'node:http';
-import { Pool, errors as undiciErrors } from 'undici';
+import type { Pool } from 'undici';
+
+type Undici = typeof import('undici');
 import type { UpstreamConfig } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
 import type { EventStore } from '../events/event-store.js';
@@ -35,6 +37,8 @@ export class ProxyHandler {
   private upstreams = new Map<string, Upstream>();
   /** One keep-alive connection pool per upstream origin (undici: far less per-request work than node:http's client). */
   private readonly pools = new Map<string, Pool>();
+  /** Loaded by prepare() when an upstream is configured: a gateway without one does not carry undici. */
+  private undici?: Undici;
 
   constructor(
     upstreams: UpstreamConfig[],
@@ -47,6 +51,10 @@ export class ProxyHandler {
       const base = new URL(u.url);
       this.upstreams.set(u.name, { config: u, origin: base.origin, basePath: base.pathname.replace(/\/$/, ''), baseSearch: base.search });
     }
+  }
+
+  async prepare(): Promise<void> {
+    if (this.upstreams.size) this.undici = await import('undici');
   }
 
   get upstreamNames(): string[] {
@@ -148,7 +156,7 @@ export class ProxyHandler {
 
   private pool(origin: string): Pool {
     let p = this.pools.get(origin);
-    if (!p) this.pools.set(origin, (p = new Pool(origin, { connections: 128, keepAliveTimeout: 60_000 })));
+    if (!p) this.pools.set(origin, (p = new this.undici!.Pool(origin, { connections: 128, keepAliveTimeout: 60_000 })));
     return p;
   }
 
@@ -206,7 +214,8 @@ export class ProxyHandler {
         },
         (err: unknown) => {
           if (res.headersSent || res.destroyed) return finish(499, 0, true);
-          if (err instanceof undiciErrors.HeadersTimeoutError || err instanceof undiciErrors.BodyTimeoutError) {
+          const e = this.undici!.errors;
+          if (err instanceof e.HeadersTimeoutError || err instanceof e.BodyTimeoutError) {
             return finish(504, send(res, 504, 'upstream_timeout', `the upstream did not answer within ${upstream.timeout_ms} ms`), true);
           }
           this.log.warn({ upstream: upstream.name, reason: (err as { code?: string }).code ?? (err as Error).message }, 'upstream unreachable');

@@ -34,6 +34,7 @@ export class ProxyModule implements GatewayModule {
   }
 
   async start(): Promise<void> {
+    await this.handler.prepare();
     try {
       await this.replay.open();
     } catch (err) {

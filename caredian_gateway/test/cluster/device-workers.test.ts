@@ -60,7 +60,10 @@ test('SIGKILL of a device-port worker under load: every acknowledged event store
     await waitFor(() => l.acked.length >= 400, 30_000, 'acknowledged events');
     process.kill(pids[0]!, 'SIGKILL');
     const before = l.acked.length;
-    await waitFor(async () => (await workerPids(gw)).length === 2 && !(await workerPids(gw)).includes(pids[0]!), 20_000, 'a replacement worker');
+    await waitFor(async () => {
+      const now = await workerPids(gw);
+      return now.length === 2 && !now.includes(pids[0]!);
+    }, 20_000, 'a replacement worker');
     await waitFor(() => l.acked.length >= before + 400, 30_000, 'acknowledgements after the kill');
     await l.stop();
     const s = await adminStatus(gw.adminUrl);

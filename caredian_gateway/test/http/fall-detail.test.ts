@@ -4,6 +4,9 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { MotionTrail, TRAIL_SEC } from '../../src/inference/motion-trail.js';
+import { DEFAULT_MODEL_PATH } from '../../src/inference/inference-module.js';
+import { metaPathFor, readModelMeta } from '../../src/inference/model-meta.js';
+import { placementRules } from '../../src/inference/placement-rules.js';
 import { syntheticFall } from '../../src/cli/synthetic-motion.js';
 import { ADMIN_TOKEN, startGateway, tempDir, waitFor, type Harness } from '../support/harness.js';
 
@@ -45,7 +48,8 @@ test('a model-decided fall: the motion around it, growing until complete, on dis
     id = falls[0]!.id;
     const early = await detail(h, id);
     expect(early.device).toMatchObject({ person: 'Ana' });
-    expect(early.motion).toMatchObject({ complete: false, rate_hz: 50, threshold: 0.86 });
+    // the threshold of the placement the fall was decided for (this device declares none: unknown)
+    expect(early.motion).toMatchObject({ complete: false, rate_hz: 50, threshold: placementRules(readModelMeta(metaPathFor(DEFAULT_MODEL_PATH)), DEFAULT_MODEL_PATH).unknown.threshold });
     const impactRel = t0 + rec.impactSec! - early.motion!.fall_ts;
     expect(early.motion!.peak.t).toBeCloseTo(impactRel, 1);
     expect(early.motion!.peak.g).toBeGreaterThan(7);

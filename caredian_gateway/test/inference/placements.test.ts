@@ -4,7 +4,7 @@
 import { copyFileSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DEFAULT_MODEL_PATH, FallInferenceModule } from '../../src/inference/inference-module.js';
-import { metaPathFor, readModelMeta, type ModelMeta } from '../../src/inference/model-meta.js';
+import { metaPathFor, readModelMeta } from '../../src/inference/model-meta.js';
 import { describeRule, modelFiles, placementRules } from '../../src/inference/placement-rules.js';
 import { DeviceRegistry } from '../../src/devices/registry.js';
 import { GatewayBus } from '../../src/domain/bus-events.js';
@@ -14,7 +14,11 @@ import { ADMIN_TOKEN, LogSink, startGateway, tempDir, type Harness } from '../su
 import { sisfallTrial } from '../support/sisfall.js';
 
 const SHIPPED_META = metaPathFor(DEFAULT_MODEL_PATH);
-const shipped = (): Record<string, unknown> => JSON.parse(readFileSync(SHIPPED_META, 'utf8'));
+/** The shipped metadata with fixed default knobs and no placements of its own (as 1.x metadata is). */
+const shipped = (): Record<string, unknown> => {
+  const { placements: _, ...m } = JSON.parse(readFileSync(SHIPPED_META, 'utf8'));
+  return { ...m, decision: { threshold: 0.86, smooth_k: 1, sustain_k: 1 } };
+};
 
 /** A model folder: the shipped model as m.onnx (and under `copies`), with `meta` merged over the shipped metadata. */
 function modelDir(meta: Record<string, unknown>, copies: string[] = []): string {
@@ -30,18 +34,18 @@ describe('the metadata', () => {
     return () => readModelMeta(path);
   };
 
-  test('1.x metadata has no placements: every placement is the model with `decision`', () => {
-    const meta = readModelMeta(SHIPPED_META);
+  test('metadata without placements (1.x): every placement is the model with `decision`', () => {
+    const path = modelDir({});
+    const meta = readModelMeta(metaPathFor(path));
     expect(meta.placements).toBeUndefined();
-    const rules = placementRules(meta, DEFAULT_MODEL_PATH);
-    const d = meta.decision;
-    for (const p of PLACEMENTS) expect(rules[p]).toEqual({ detector: 'model', threshold: d.threshold, smoothK: d.smooth_k, sustainK: d.sustain_k, modelPath: DEFAULT_MODEL_PATH, sha256: meta.sha256 });
-    expect(modelFiles(meta, rules, DEFAULT_MODEL_PATH)).toEqual([{ path: DEFAULT_MODEL_PATH, sha256: meta.sha256 }]);
+    const rules = placementRules(meta, path);
+    for (const p of PLACEMENTS) expect(rules[p]).toEqual({ detector: 'model', threshold: 0.86, smoothK: 1, sustainK: 1, modelPath: path, sha256: meta.sha256 });
+    expect(modelFiles(meta, rules, path)).toEqual([{ path, sha256: meta.sha256 }]);
   });
 
   test('a placement not listed takes unknown; knobs not given are decision; a file is beside the metadata', () => {
     const sha = 'a'.repeat(64);
-    const meta = { ...(readModelMeta(SHIPPED_META) as ModelMeta), placements: { unknown: { detector: 'either' as const, threshold: 0.7 }, wrist: { detector: 'model' as const, threshold: 0.95, smooth_k: 2, sustain_k: 3, file: 'w.onnx', sha256: sha }, ankle: { detector: 'threshold' as const, file: 'a.onnx', sha256: sha } } };
+    const meta = { ...readModelMeta(metaPathFor(modelDir({}))), placements: { unknown: { detector: 'either' as const, threshold: 0.7 }, wrist: { detector: 'model' as const, threshold: 0.95, smooth_k: 2, sustain_k: 3, file: 'w.onnx', sha256: sha }, ankle: { detector: 'threshold' as const, file: 'a.onnx', sha256: sha } } };
     const rules = placementRules(meta, '/models/m.onnx');
     expect(rules.hip).toEqual(rules.unknown);
     expect(rules.unknown).toMatchObject({ detector: 'either', threshold: 0.7, smoothK: meta.decision.smooth_k, sustainK: meta.decision.sustain_k, modelPath: '/models/m.onnx' });

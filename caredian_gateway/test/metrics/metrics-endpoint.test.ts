@@ -80,7 +80,8 @@ describe('GET /metrics: the exposition', () => {
       // Counters end in _total, nothing else does; units are base units (seconds, bytes).
       expect([f.name, f.type === 'counter']).toEqual([f.name, f.name.endsWith('_total')]);
       expect(f.name).not.toMatch(/_(ms|milliseconds|kb|mb|minutes)(_|$)/);
-      if (f.type === 'histogram') expect(f.name).toMatch(/_seconds$/);
+      // Histograms name their unit: seconds, or windows (the model's batch size).
+      if (f.type === 'histogram') expect(f.name).toMatch(/_(seconds|windows)$/);
     }
   });
 
