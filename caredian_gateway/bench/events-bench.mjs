@@ -49,7 +49,7 @@ try {
     const r = await (await fetch(`${influxd.url}/query?db=${db}&q=${encodeURIComponent('SELECT count("prob") FROM "fall_events"')}`)).json();
     return r.results[0].series?.[0].values[0][1] ?? 0;
   };
-  console.log(`# ${cpus().length} cores (${cpus()[0]?.model}), device-port workers: ${process.env.BENCH_WORKERS ?? 'default (one per core)'}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds alternating, InfluxDB ${influxd.url}`);
+  console.log(`# ${cpus().length} cores (${cpus()[0]?.model}), device-port workers: ${process.env.BENCH_WORKERS ?? 'default (one per core, up to 4, with 4 cores or more)'}, wrk -t1 -c${CONNECTIONS} -d${SECONDS}s, ${ROUNDS} rounds alternating, InfluxDB ${influxd.url}`);
   // Uncounted warm-up (JIT, connection pools) for both, so round 1 measures steady state.
   for (const t of Object.values(targets)) await wrk(`${t.url}/events/fall`, { connections: CONNECTIONS, seconds: 3, script: join(ROOT, 'bench', 'wrk-post.lua'), env: { BENCH_TOKEN: t.token } });
   const drained = async () => {

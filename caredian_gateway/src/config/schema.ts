@@ -245,7 +245,7 @@ export const FIELDS = {
   http_headers_timeout_sec: field(num(0.5, 300).default(10), 'HTTP_HEADERS_TIMEOUT_SEC'),
   http_request_timeout_sec: field(num(1, 3600).default(30), 'HTTP_REQUEST_TIMEOUT_SEC'),
   http_keep_alive_timeout_sec: field(num(0.5, 3600).default(65), 'HTTP_KEEP_ALIVE_TIMEOUT_SEC'),
-  // processes serving the device port (0: the main process alone; unset: one per core, up to 4)
+  // processes serving the device port (0: the main process alone; unset: one per core, up to 4, with 4 cores or more)
   ingest_workers: field(int(0, 32).optional(), 'INGEST_WORKERS'),
   // tokens
   jwt_aud: field(z.string().min(1).default('caredian-gw'), 'JWT_AUD'),

@@ -6,6 +6,7 @@ import { ADMIN_TOKEN, CLIENT_ID, CLIENT_SECRET, influxUrl, tempDir, waitFor } fr
 import { storedEventIds, uniqueDb } from '../support/influx-query.js';
 import { send, statusCounts, tokenFrom } from '../auth/loopback.js';
 import { RecordingUpstream } from '../proxy/recording-upstream.js';
+import { fallLoad } from '../support/fall-load.js';
 
 const workerPids = async (gw: ChildGateway) => ((await adminStatus(gw.adminUrl)).checks.device_workers as { pids: number[] }).pids;
 const alive = (pid: number) => {
@@ -16,28 +17,6 @@ const alive = (pid: number) => {
     return false;
   }
 };
-
-/** Loops posting falls; a refused connection (a worker just killed) is retried with a new event id. */
-function load(url: string, token: string, prefix: string, loops: number) {
-  const acked: string[] = [];
-  let stop = false;
-  let errors = 0;
-  const running = Array.from({ length: loops }, async (_, w) => {
-    for (let i = 0; !stop; i++) {
-      const event_id = `${prefix}-w${w}-${i}`;
-      try {
-        const r = await fetch(`${url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ device_id: `dev-${w % 4}`, event: 'fall', prob: 0.7, ts: 1765000000, event_id }) });
-        if (r.status === 200) acked.push(((await r.json()) as { event_id: string }).event_id);
-        else await r.text();
-      } catch {
-        errors++;
-        if (errors > 10_000) return;
-        await new Promise((r) => setTimeout(r, 20));
-      }
-    }
-  });
-  return { acked, errors: () => errors, stop: () => ((stop = true), Promise.all(running)) };
-}
 
 async function allStoredOnce(gw: ChildGateway, db: string, acked: string[]) {
   await waitFor(async () => {
@@ -56,7 +35,7 @@ test('SIGKILL of a device-port worker under load: every acknowledged event store
     const pids = await workerPids(gw);
     expect(pids).toHaveLength(2);
     const token = await gw.token('events:fall:ingest');
-    const l = load(gw.url, token, 'wk', 16);
+    const l = fallLoad(gw.url, token, 'wk', 16, { retry: true });
     await waitFor(() => l.acked.length >= 400, 30_000, 'acknowledged events');
     process.kill(pids[0]!, 'SIGKILL');
     const before = l.acked.length;
@@ -80,7 +59,7 @@ test('SIGKILL of the event log owner under load: its workers exit, and after a r
   const gw = await startChildGateway(env);
   const pids = await workerPids(gw);
   const token = await gw.token('events:fall:ingest');
-  const l = load(gw.url, token, 'ow', 16);
+  const l = fallLoad(gw.url, token, 'ow', 16, { retry: true });
   await waitFor(() => l.acked.length >= 600, 30_000, 'acknowledged events');
   await gw.kill('SIGKILL');
   await waitFor(() => pids.every((p) => !alive(p)), 10_000, 'the orphaned workers to exit');

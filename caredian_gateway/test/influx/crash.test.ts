@@ -2,26 +2,8 @@
 import { startChildGateway, adminStatus } from '../support/child-gateway.js';
 import { influxUrl, tempDir, waitFor } from '../support/harness.js';
 import { storedEventIds, uniqueDb } from '../support/influx-query.js';
+import { fallLoad } from '../support/fall-load.js';
 
-
-/** Posts events from `workers` concurrent loops until stopped or the server dies; returns acked ids. */
-function load(url: string, token: string, prefix: string, workers: number) {
-  const acked: string[] = [];
-  let stop = false;
-  const loops = Array.from({ length: workers }, async (_, w) => {
-    for (let i = 0; !stop; i++) {
-      const event_id = `${prefix}-w${w}-${i}`;
-      try {
-        const r = await fetch(`${url}/events/fall`, { method: 'POST', headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${token}` }, body: JSON.stringify({ device_id: `dev-${w % 4}`, event: 'fall', prob: 0.7, ts: 1765000000, event_id }) });
-        if (r.status === 200) acked.push(((await r.json()) as { event_id: string }).event_id);
-        else await r.text();
-      } catch {
-        return; // the server went away
-      }
-    }
-  });
-  return { acked, done: () => Promise.all(loops), stop: () => (stop = true) };
-}
 
 test('SIGKILL under concurrent load, twice: every acknowledged event_id is in InfluxDB exactly once', async () => {
   const db = uniqueDb('crash');
@@ -33,7 +15,7 @@ test('SIGKILL under concurrent load, twice: every acknowledged event_id is in In
     const gw = await startChildGateway(env, ports);
     ports = gw.ports;
     const token = await gw.token('events:fall:ingest');
-    const l = load(gw.url, token, `r${round}`, 24);
+    const l = fallLoad(gw.url, token, `r${round}`, 24);
     await waitFor(() => l.acked.length >= 800 * round, 30_000, 'acknowledged events');
     await gw.kill('SIGKILL');
     await l.done();
