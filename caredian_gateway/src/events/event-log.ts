@@ -198,16 +198,18 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     const inflight: InFlight[] = [];
     // Set by the first failed write: every later batch fails too, and the segment is cut back here once the writes in flight are done.
     let failedAt: number | undefined;
+    // A roll that found no room is tried again by the next flush, not before every write of this one.
+    let stay = false;
     try {
       while (this.pending.length || inflight.length) {
-        const rollDue = this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs);
+        const rollDue = !stay && (this.activeSize >= this.segmentBytes || (this.activeSize > 0 && Date.now() - this.activeOpenedAt > this.segmentMaxAgeMs));
         if (this.pending.length && inflight.length < WRITES_IN_FLIGHT && failedAt === undefined && !rollDue) {
           inflight.push(this.startWrite());
           continue;
         }
         if (!inflight.length) {
           // Only a roll (or a cut) stands between the pending batch and its write.
-          if (rollDue) await this.rollOrStay();
+          if (rollDue) stay = !(await this.rollOrStay());
           continue;
         }
         const oldest = inflight[0]!;
@@ -268,18 +270,16 @@ export class EventLog extends EventEmitter<{ committed: [number] }> {
     return f;
   }
 
-  private async rollOrStay(): Promise<void> {
-    await this.roll().catch((e: unknown) => {
-      // Out of space (or inodes) for a new segment: the current one takes the next writes.
+  /** Rolls to a new segment; false when the disk has no room for one (the current one then takes the next writes). */
+  private async rollOrStay(): Promise<boolean> {
+    try {
+      await this.roll();
+      return true;
+    } catch (e) {
+      // Out of space (or inodes) for a new segment.
       if (!isDiskFull(e)) throw e;
       this.diskFull = true;
-      this.activeOpenedAt = Date.now();
-    });
-    if (this.diskFull) {
-      const err = new DiskFullError();
-      for (const w of this.pending) w.reject(err);
-      this.pendingBytes = 0;
-      this.pending = [];
+      return false;
     }
   }
 
