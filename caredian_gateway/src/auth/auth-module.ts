@@ -21,10 +21,7 @@ export class AuthModule implements GatewayModule {
     const clients = new ClientStore(ClientStore.path(c.data_dir), { maxQueue: tokenRoute?.hashQueue });
     await clients.load(c.cc_clients);
     if (clients.size === 0) log.warn('no OAuth clients configured (CC_CLIENTS_JSON / cc_clients): devices cannot get tokens');
-    const keys =
-      c.jwt_private_pem_path && c.jwt_public_pem_path
-        ? await SigningKeys.fromPemFiles(c.jwt_private_pem_path, c.jwt_public_pem_path, c.jwt_ttl_seconds)
-        : await SigningKeys.fromDataDir(c.data_dir, c.jwt_ttl_seconds);
+    const keys = await SigningKeys.forConfig(c);
     const tokens = new TokenService(keys, { issuer: c.jwt_iss, audience: c.jwt_aud, ttlSeconds: c.jwt_ttl_seconds });
     return new AuthModule(c, log.child({ module: 'token' }), clients, keys, tokens, tokenRoute);
   }

@@ -5,6 +5,7 @@ import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID } fr
 import { existsSync, mkdirSync, readFileSync, rmSync, statSync, chmodSync } from 'node:fs';
 import { join } from 'node:path';
 import { calculateJwkThumbprint, exportJWK, importPKCS8, importSPKI, type JWK } from 'jose';
+import type { Config } from '../config/schema.js';
 import { writeFileAtomic } from '../core/files.js';
 
 interface KeyMeta {
@@ -34,6 +35,13 @@ export class SigningKeys {
 
   static keysDir(dataDir: string): string {
     return join(dataDir, 'keys');
+  }
+
+  /** The keys the configuration names: JWT_PRIVATE_PEM_PATH / JWT_PUBLIC_PEM_PATH, else DATA_DIR/keys. */
+  static forConfig(c: Pick<Config, 'jwt_private_pem_path' | 'jwt_public_pem_path' | 'jwt_ttl_seconds' | 'data_dir'>): Promise<SigningKeys> {
+    return c.jwt_private_pem_path && c.jwt_public_pem_path
+      ? SigningKeys.fromPemFiles(c.jwt_private_pem_path, c.jwt_public_pem_path, c.jwt_ttl_seconds)
+      : SigningKeys.fromDataDir(c.data_dir, c.jwt_ttl_seconds);
   }
 
   /** Keys managed in DATA_DIR/keys (generated on first use). */

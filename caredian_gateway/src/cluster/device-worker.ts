@@ -50,10 +50,7 @@ export async function runDeviceWorker(c: Config, log: Logger, socketPath: string
       if (process.connected) process.send!(reply);
     });
   });
-  const keys =
-    c.jwt_private_pem_path && c.jwt_public_pem_path
-      ? await SigningKeys.fromPemFiles(c.jwt_private_pem_path, c.jwt_public_pem_path, c.jwt_ttl_seconds)
-      : await SigningKeys.fromDataDir(c.data_dir, c.jwt_ttl_seconds);
+  const keys = await SigningKeys.forConfig(c);
   const tokens = new WorkerTokens(keys, { issuer: c.jwt_iss, audience: c.jwt_aud, ttlSeconds: c.jwt_ttl_seconds });
   setInterval(() => void keys.reloadIfChanged().catch((err: unknown) => log.error({ err }, 'could not reload signing keys')), KEY_RELOAD_MS).unref();
   const ingest = new IngestClient();

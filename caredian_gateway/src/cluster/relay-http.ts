@@ -2,15 +2,13 @@
 // requests with CORS) is relayed as a stream to the owner's internal listener, with the device's
 // address in a relay header. The owner applies every limit and check as on a direct connection.
 import { Agent, request, type IncomingMessage, type ServerResponse } from 'node:http';
+import { hopByHopNames } from '../proxy/hop-by-hop.js';
 import { PEER_HEADER, PROTO_HEADER } from './relay-protocol.js';
 
-// Hop-by-hop: they describe one connection, not the request (RFC 9110 §7.6.1).
-const HOP = new Set(['connection', 'keep-alive', 'proxy-connection', 'transfer-encoding', 'upgrade', 'te', 'trailer']);
-
-function endToEnd(headers: IncomingMessage['headers'], extraHop: string | undefined): Record<string, string | string[]> {
-  const listed = new Set((extraHop ?? '').split(',').map((h) => h.trim().toLowerCase()).filter(Boolean));
+function endToEnd(headers: IncomingMessage['headers']): Record<string, string | string[]> {
+  const hop = hopByHopNames(headers.connection);
   const out: Record<string, string | string[]> = {};
-  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !HOP.has(k) && !listed.has(k)) out[k] = v;
+  for (const [k, v] of Object.entries(headers)) if (v !== undefined && !hop.has(k)) out[k] = v;
   return out;
 }
 
@@ -18,7 +16,7 @@ export function relayTo(socketPath: string): { handle(req: IncomingMessage, res:
   const agent = new Agent({ keepAlive: true, maxFreeSockets: 64 });
   return {
     handle(req, res) {
-      const headers = endToEnd(req.headers, req.headers.connection);
+      const headers = endToEnd(req.headers);
       // A request body of unknown length is re-chunked; Connection headers the device named stay out.
       if (req.headers['transfer-encoding'] !== undefined) headers['transfer-encoding'] = 'chunked';
       if (req.headers.upgrade !== undefined) {
@@ -29,7 +27,7 @@ export function relayTo(socketPath: string): { handle(req: IncomingMessage, res:
       headers[PEER_HEADER] = req.socket.remoteAddress ?? '';
       headers[PROTO_HEADER] = (req.socket as { encrypted?: boolean }).encrypted ? 'https' : 'http';
       const up = request({ socketPath, method: req.method, path: req.url, headers, agent }, (answer) => {
-        const back = endToEnd(answer.headers, answer.headers.connection);
+        const back = endToEnd(answer.headers);
         res.writeHead(answer.statusCode ?? 502, answer.statusMessage, back);
         answer.pipe(res);
         answer.on('error', () => res.destroy());

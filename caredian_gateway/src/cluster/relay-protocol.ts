@@ -43,8 +43,6 @@ export interface MetricsReply {
   metrics: MetricsJson;
 }
 
-export type WorkerMessage = IngestCall | WorkerListening | MetricsReply;
-
 export const isIngestCall = (m: unknown): m is IngestCall => typeof m === 'object' && m !== null && (m as IngestCall).t === 'ingest';
 export const isIngestReply = (m: unknown): m is IngestReply => typeof m === 'object' && m !== null && (m as IngestReply).t === 'ingest-reply';
 export const isListening = (m: unknown): m is WorkerListening => typeof m === 'object' && m !== null && (m as WorkerListening).t === 'listening';

@@ -9,7 +9,8 @@ import { ImuEnvelopeSchema, ImuResponseSchema } from '../inference/imu-schema.js
 import type { IngestCore } from '../ingest/ingest-core.js';
 import { deviceEndpoints } from './device-endpoints.js';
 import { endpointRouter } from './express-endpoint.js';
-import { FastPath, type RefusalObserver } from './fast-path.js';
+import { FastPath } from './fast-path.js';
+import type { RefusalObserver } from '../ingest/outcomes.js';
 
 export class DeviceApiModule implements GatewayModule {
   readonly name = 'device_api';

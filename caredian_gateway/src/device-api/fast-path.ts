@@ -7,7 +7,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { checkBearer, isAuthFailure } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
-import type { IngestKind } from '../ingest/outcomes.js';
+import type { RefusalObserver } from '../ingest/outcomes.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
 import { BODY_TOO_LARGE, readBodyLimited } from '../http/read-body.js';
 
@@ -22,8 +22,6 @@ const BASE_HEADERS = {
   'Referrer-Policy': 'no-referrer',
 };
 
-/** Told of each request refused here, before the ingest core: the route's kind and the error code sent. */
-export type RefusalObserver = (kind: IngestKind, reason: string) => void;
 
 export class FastPath {
   private routes = new Map<string, Endpoint>();

@@ -19,6 +19,9 @@ export type IngestKind = 'fall' | 'heartbeat' | 'imu';
 /** Told of every outcome the ingest core answers (metrics); must be cheap, it runs on every request. */
 export type IngestObserver = (via: DeviceIdentity['via'], kind: IngestKind, outcome: Outcome<unknown>, arrivedAtMs: number) => void;
 
+/** Told of each device request HTTP refuses before the ingest core (token, size, type, JSON): its kind and the error code sent. */
+export type RefusalObserver = (kind: IngestKind, reason: string) => void;
+
 export type Outcome<T> =
   | { kind: 'stored'; value: T }
   | { kind: 'duplicate'; value: T }

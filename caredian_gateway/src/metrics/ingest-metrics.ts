@@ -3,7 +3,7 @@
 // counter call) and every durable append (one histogram call). Everything else is
 // read when scraped (state-metrics.ts).
 import { Counter, Histogram, Registry } from 'prom-client';
-import type { IngestKind, IngestObserver, Outcome } from '../ingest/outcomes.js';
+import type { IngestObserver, Outcome, RefusalObserver } from '../ingest/outcomes.js';
 
 /** Seconds: fine below the 10 ms ingest target, coarse up to the 1 s decision target. */
 const INGEST_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.0075, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5];
@@ -31,9 +31,6 @@ type RequestLabels = 'input' | 'kind' | 'outcome' | 'reason';
 function ingestRequests(registry: Registry): Counter<RequestLabels> {
   return new Counter({ name: 'caredian_ingest_requests_total', help: 'Fall reports, heartbeats and IMU chunks answered, by input, kind and outcome (reason: why it was refused; outcome refused: by HTTP before the ingest core)', labelNames: ['input', 'kind', 'outcome', 'reason'], registers: [registry] });
 }
-
-/** Told of each device request the HTTP layer refuses before the ingest core: its kind and error code. */
-export type RefusalObserver = (kind: IngestKind, reason: string) => void;
 
 /** Counts those refusals as outcome `refused`: one map lookup and one add (the label sets are few and fixed by the code). */
 function refusalCounter(requests: Counter<RequestLabels>): RefusalObserver {

@@ -4,8 +4,8 @@
 // core and the event store tell it of each outcome and commit; the rest is read when scraped.
 import { Registry } from 'prom-client';
 import type { AdminRootRoute, GatewayModule } from '../core/module.js';
-import type { IngestObserver } from '../ingest/outcomes.js';
-import { IngestMetrics, type RefusalObserver } from './ingest-metrics.js';
+import type { IngestObserver, RefusalObserver } from '../ingest/outcomes.js';
+import { IngestMetrics } from './ingest-metrics.js';
 import { ModelBatchMetrics } from './model-batches.js';
 import { aggregateMetrics, exportRegistry, METRICS_CONTENT_TYPE, processMetrics, processMetricsJson, type MetricsJson } from './registry.js';
 import { stateMetrics, type StateSources } from './state-metrics.js';
