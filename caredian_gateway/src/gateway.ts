@@ -90,9 +90,10 @@ export class Gateway {
       new MetricsModule({ ingest, store: storage.store, alerts, influx: influxSink.writer, model: inference }),
     ];
     const metrics = modules.find((m): m is MetricsModule => m instanceof MetricsModule)!;
-    modules.find((m): m is DeviceApiModule => m instanceof DeviceApiModule)!.observeRefusals(metrics.onHttpRefused);
+    const deviceApi = modules.find((m): m is DeviceApiModule => m instanceof DeviceApiModule)!;
+    deviceApi.observeRefusals(metrics.onHttpRefused);
     const workers = o.deviceWorkers ?? 0;
-    const pool = workers > 0 ? new WorkerPool({ count: workers, socketPath: relaySocketPath(c.data_dir), endpoints: modules.find((m): m is DeviceApiModule => m instanceof DeviceApiModule)!.endpoints, log: log.child({ module: 'workers' }) }) : undefined;
+    const pool = workers > 0 ? new WorkerPool({ count: workers, socketPath: relaySocketPath(c.data_dir), endpoints: deviceApi.endpoints, log: log.child({ module: 'workers' }) }) : undefined;
     if (pool) {
       nameProcess('primary');
       metrics.includeProcesses(() => pool.metrics());
@@ -108,10 +109,11 @@ export class Gateway {
     private readonly pool?: WorkerPool,
   ) {
     for (const m of modules) this.readiness.addModule(m);
-    if (pool) this.readiness.addModule({ name: 'device_workers', start: async () => {}, stop: async () => {}, status: () => pool.status() });
+    // Not in the module list: it starts after the listeners (servers.start) and stops before them.
+    if (pool) this.readiness.addModule(pool);
     const token = adminToken(config, log);
     const adminApp = createAdminApp({ log, mode: config.mode, adminToken: token, metricsToken: config.metrics_token, status: () => this.statusReport(), routers: modules.flatMap((m) => m.adminRoutes?.() ?? []), rootRoutes: modules.flatMap((m) => m.adminRootRoutes?.() ?? []) });
-    this.servers = new Servers(config, modules, this.readiness, adminApp, VERSION, log, pool ? relaySocketPath(config.data_dir) : undefined);
+    this.servers = new Servers(config, modules, this.readiness, adminApp, VERSION, log, pool?.socketPath);
   }
 
   /** A module by its class, for tests and tools (`gw.module(AlertService)`). */

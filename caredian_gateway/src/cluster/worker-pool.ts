@@ -4,6 +4,7 @@
 // worker that dies. The owner serves the device app on a Unix socket for what the workers relay.
 import cluster, { type Worker } from 'node:cluster';
 import type { Logger } from '../core/logger.js';
+import type { GatewayModule, ModuleStatus } from '../core/module.js';
 import type { AuthInfo } from '../auth/bearer.js';
 import type { AccessClaims } from '../auth/tokens.js';
 import { errorResult, type Endpoint, type EndpointResult } from '../device-api/endpoint.js';
@@ -22,7 +23,8 @@ export interface WorkerPoolOptions {
   log: Logger;
 }
 
-export class WorkerPool {
+export class WorkerPool implements GatewayModule {
+  readonly name = 'device_workers';
   private readonly routes: Map<string, Endpoint>;
   private readonly workers = new Set<Worker>();
   private readonly slots = new Map<Worker, number>();
@@ -33,6 +35,11 @@ export class WorkerPool {
 
   constructor(private readonly o: WorkerPoolOptions) {
     this.routes = new Map(o.endpoints.map((e) => [e.path, e]));
+  }
+
+  /** Where the owner serves the device app for what the workers relay. */
+  get socketPath(): string {
+    return this.o.socketPath;
   }
 
   async start(): Promise<void> {
@@ -123,7 +130,7 @@ export class WorkerPool {
     ).then((all) => all.filter((m): m is MetricsJson => m !== undefined));
   }
 
-  status() {
+  status(): ModuleStatus {
     return { ready: this.workers.size > 0, detail: `${this.workers.size} of ${this.o.count} device-port workers`, workers: this.workers.size, pids: [...this.workers].map((w) => w.process.pid), restarts: this.restarts };
   }
 

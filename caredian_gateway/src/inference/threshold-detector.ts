@@ -1,11 +1,11 @@
 // The classic impact + posture-change fall detector, streaming, one per device on the model's
-// sample grid. It is the reference every placement must never do worse than, and it is defined
-// once in /work/notes/model-contract.md: training/ has the same detector in Python, so a change
-// here is a change of the contract. A sample whose acceleration magnitude (g, gravity included)
-// exceeds `impactG` is an impact candidate; the posture before it (mean acceleration vector over
-// [i - preFromSec, i - preToSec), at least minPreSec of it) and after it (mean over
-// [i + postFromSec, i + postToSec]) differ by more than `angleDeg`: a fall, decided when sample
-// i + postToSec has arrived. After a decision, candidates up to `refractorySec` after the
+// sample grid. It is the reference every placement must never do worse than; training/threshold.py
+// is the same detector in Python (the knobs are chosen against it), so a change here must be made
+// there too, and the model card's figures redone. A sample whose acceleration magnitude (g,
+// gravity included) exceeds `impactG` is an impact candidate; the posture before it (mean
+// acceleration vector over [i - preFromSec, i - preToSec), at least minPreSec of it) and after it
+// (mean over [i + postFromSec, i + postToSec]) differ by more than `angleDeg`: a fall, decided when
+// sample i + postToSec has arrived. After a decision, candidates up to `refractorySec` after the
 // decision are ignored (the runtime's cooldown does the rest).
 
 export interface ThresholdSpec {
