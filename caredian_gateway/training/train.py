@@ -107,16 +107,49 @@ def choose_all(tables, placements, exclude=None):
     return out, legacy
 
 
-# Waist and hip keep fallnet 1.2.0's network (SisFall's waist unit, trained by the 1.2.0 recipe on
-# the same 19 SisFall subjects; its knobs were chosen by 1.2.0's own fixed rule on its out-of-fold
-# data), OR'ed with the threshold detector: measured with `npm run eval`, it misses fewer falls than
-# this recipe's network at the waist on held-out SisFall subjects (0.991 vs 0.969) and on the
-# other waist and hip devices, which it never saw. Not used by a model trained without SisFall.
+# Waist and hip use fallnet 1.2.0's network (SisFall's waist unit, trained by the 1.2.0 recipe on
+# the same 19 SisFall subjects): measured with `npm run eval`, it misses fewer falls than this
+# recipe's network at the waist on held-out SisFall subjects and on the other waist and hip devices,
+# which it never saw. Its knobs per placement come from the same rule (choose.Tables.choose) on its
+# window probabilities (training/window_probs.mjs) on the waist and hip devices it never saw, i.e.
+# every dataset but SisFall (and, for a LODO model, not that model's held-out dataset either). Not
+# used by a model trained without SisFall.
 WAIST_NET = "fallnet-waist.onnx"
-WAIST_KNOBS = {"detector": "either", "threshold": 0.86, "smooth_k": 1, "sustain_k": 1}
+WAIST_PLACEMENTS = ("waist", "hip")
 
 
-def waist_network(models_dir, folder, meta, held_out_datasets):
+def waist_knobs(models_dir, work, trials, acc, log):
+    """{excluded dataset or None: {placement: the rule's choice for 1.2.0's network}}."""
+    out = os.path.join(work, "probs_fallnet-waist.json")
+    net = os.path.join(models_dir, WAIST_NET)
+    if not os.path.exists(out) or os.path.getmtime(out) < os.path.getmtime(net):
+        here = os.path.dirname(os.path.abspath(__file__))
+        subprocess.run(["node", os.path.join(here, "window_probs.mjs"), net, work, out + ".part", ",".join(WAIST_PLACEMENTS)], check=True)
+        os.replace(out + ".part", out)
+    with open(out) as f:
+        probs = {k: np.asarray(v, dtype=np.float32) for k, v in json.load(f).items()}
+    unseen = [t for t in trials if t["placement"] in WAIST_PLACEMENTS and t["dataset"] != "sisfall50"]
+    tables = choose.Tables(unseen, probs, acc)
+    by_exclude = {}
+    for exclude in [None] + list(data.DATASETS):
+        chosen = {}
+        for pl in WAIST_PLACEMENTS:
+            idx = tables.select(pl, exclude=exclude)
+            c = tables.choose(idx, pl) if idx else None
+            chosen[pl] = c
+            if exclude is None and c is not None:
+                log(f"  {pl} ({WAIST_NET}): {choose.knobs_json(c)} (tier {c['tier']}): {choose.fmt(c)}")
+                log(f"     threshold detector, same trials: {choose.fmt(c['threshold_detector'])}")
+                for ds in sorted(set(tables.trials[i]["dataset"] for i in idx)):
+                    di = tables.select(pl, dataset=ds)
+                    log(f"     {ds:14s} {choose.fmt(tables.score(di, choose.setting_of(c)))} | threshold: {choose.fmt(tables.score(di, 'threshold'))}")
+        if chosen["hip"] is None:  # no hip data left: the waist's choice, as a placement without data takes unknown's
+            chosen["hip"] = chosen["waist"]
+        by_exclude[exclude] = chosen
+    return by_exclude
+
+
+def waist_network(models_dir, folder, meta, held_out_datasets, chosen):
     if "sisfall50" in held_out_datasets:
         return
     src = os.path.join(models_dir, WAIST_NET)
@@ -127,10 +160,14 @@ def waist_network(models_dir, folder, meta, held_out_datasets):
         shutil.copyfile(src, dst)
     with open(dst, "rb") as f:
         sha = hashlib.sha256(f.read()).hexdigest()
-    for pl in ("waist", "hip"):
-        meta["placements"][pl] = {**WAIST_KNOBS, "file": WAIST_NET, "sha256": sha}
+    for pl in WAIST_PLACEMENTS:
+        c = chosen[pl]
+        meta["placements"][pl] = {**choose.knobs_json(c), "file": WAIST_NET, "sha256": sha}
         meta["training"]["placements"].setdefault(pl, {})["network"] = (
-            f"{WAIST_NET}: fallnet 1.2.0 (SisFall waist, 19 subjects, 1.2.0 recipe), either with the threshold detector")
+            f"{WAIST_NET}: fallnet 1.2.0 (SisFall waist, 19 subjects, 1.2.0 recipe); knobs by the rule on the devices it never saw "
+            f"(tier {c['tier']})")
+        meta["training"]["placements"][pl]["knobs_on_unseen_devices"] = {
+            "network": summary(c), "threshold_detector": summary(c["threshold_detector"])}
 
 
 def main():
@@ -171,6 +208,8 @@ def main():
     placements = sorted(set(t["placement"] for t in trials))
     final_knobs, final_legacy = choose_all(tables, placements)
     lodo_knobs = {ds: choose_all(tables, placements, exclude=ds) for ds in data.DATASETS}
+    log(f"knobs of {WAIST_NET} at the waist and hip, on the devices it never saw")
+    waist = waist_knobs(args.out, args.work, trials, acc, log)
 
     # Honest LODO figures: dataset X scored by the network without X, with the knobs chosen without X.
     report = {"rule": choose.RULE, "placements": {}}
@@ -262,7 +301,7 @@ def main():
             },
             "metrics": {},
         }
-        waist_network(args.out, folder, meta, held_out_datasets)
+        waist_network(args.out, folder, meta, held_out_datasets, waist[held_out_datasets[0] if held_out_datasets else None])
         meta_path = os.path.join(folder, f"{name}.meta.json")
         if os.path.exists(meta_path):
             with open(meta_path) as f:

@@ -81,7 +81,7 @@ export class FallInference {
     const s = decider.settings;
     this.ready = Object.fromEntries(
       PLACEMENTS.map((p) => {
-        const r = o.rules?.[p] ?? { detector: 'model' as const, threshold: s.threshold, smoothK: s.smoothK, sustainK: s.sustainK, modelPath: '' };
+        const r = o.rules?.[p] ?? { detector: 'model' as const, impactConfirm: 0, threshold: s.threshold, smoothK: s.smoothK, sustainK: s.sustainK, modelPath: '' };
         if (r.detector !== 'model' && !axes) throw new Error(`placement ${p}: the threshold detector needs the model's acc x, y and z channels`);
         return [p, { ...r, model: o.models?.get(r.modelPath) ?? model }];
       }),
@@ -144,9 +144,12 @@ export class FallInference {
         if (d) decisions.push(d);
       }
     };
+    const confirm = rule.detector === 'either' ? rule.impactConfirm : 0;
     for (const hit of impacts) {
       feedWindowsUntil(hit.ts);
-      const d = byThreshold ? this.decider.onThreshold(deviceId, hit.ts) : undefined;
+      // Window end times are sample times computed from t0: a microsecond of slack for their rounding.
+      const confirmed = confirm <= 0 || stream.trail.maxProb(hit.impactTs - 1e-6, hit.ts + 1e-6) >= confirm;
+      const d = byThreshold && confirmed ? this.decider.onThreshold(deviceId, hit.ts) : undefined;
       if (d) decisions.push(d);
     }
     feedWindowsUntil(Infinity);

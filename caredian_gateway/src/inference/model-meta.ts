@@ -21,11 +21,14 @@ const PlacementEntry = z
     threshold: z.number().min(0).max(1).optional(),
     smooth_k: z.number().int().min(1).optional(),
     sustain_k: z.number().int().min(1).optional(),
+    /** detector either: a threshold-detector decision counts only when a model window ending between its impact and its decision scored at least this (0: always). */
+    impact_confirm: z.number().min(0).max(1).optional(),
     /** Another ONNX file beside the metadata, with the same input, window, hop and channels. */
     file: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]*\.onnx$/, { error: 'must be a file name in the model folder ending in .onnx' }).optional(),
     sha256: z.string().regex(/^[0-9a-f]{64}$/, { error: 'must be 64 lowercase hex digits' }).optional(),
   })
-  .refine((e) => !e.file || e.sha256, { error: 'a placement with its own model file needs that file\'s sha256' });
+  .refine((e) => !e.file || e.sha256, { error: 'a placement with its own model file needs that file\'s sha256' })
+  .refine((e) => e.impact_confirm === undefined || e.detector === 'either', { error: 'impact_confirm needs detector either (the model confirms the threshold detector)' });
 
 const hasAccXyz = (channels: { source: string; axis: number }[]) => [0, 1, 2].every((a) => channels.some((c) => c.source === 'acc' && c.axis === a));
 

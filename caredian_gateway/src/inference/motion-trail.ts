@@ -76,6 +76,18 @@ export class MotionTrail {
     this.probV[i] = p;
   }
 
+  /** The highest window probability among windows ending between two epoch times (both included); 0 if none. */
+  maxProb(from: number, to: number): number {
+    let best = 0;
+    const n = Math.min(this.probCount, this.probTs.length);
+    for (let j = this.probCount - n; j < this.probCount; j++) {
+      const i = j % this.probTs.length;
+      const t = this.probTs[i]!;
+      if (t >= from && t <= to && this.probV[i]! > best) best = this.probV[i]!;
+    }
+    return best;
+  }
+
   /** What the trail holds between two epoch times. */
   extract(from: number, to: number): TrailExtract {
     const cap = this.mags.length;

@@ -15,6 +15,8 @@ export interface ModelKnobs {
 
 export interface PlacementRule extends ModelKnobs {
   detector: Detector;
+  /** Either: the model probability (the highest of the windows from the impact to the decision) a threshold-detector decision needs; 0: none. */
+  impactConfirm: number;
   /** The model file this placement scores with (absolute path). */
   modelPath: string;
   /** Its sha256 from the metadata (the top-level file's may be absent in hand-made metadata). */
@@ -29,6 +31,7 @@ export function placementRules(meta: ModelMeta, modelPath: string, overrides: Pa
   const top = { modelPath, sha256: meta.sha256 };
   const rule = (e: NonNullable<ModelMeta['placements']>[Placement] | undefined): PlacementRule => ({
     detector: e?.detector ?? 'model',
+    impactConfirm: e?.impact_confirm ?? 0,
     threshold: overrides.threshold ?? e?.threshold ?? meta.decision.threshold,
     smoothK: overrides.smoothK ?? e?.smooth_k ?? meta.decision.smooth_k,
     sustainK: overrides.sustainK ?? e?.sustain_k ?? meta.decision.sustain_k,
@@ -54,8 +57,9 @@ export function overridesPlacementKnobs(meta: ModelMeta, overrides: Partial<Mode
   return set && Object.values(meta.placements ?? {}).some((e) => e.detector !== 'threshold' && (e.threshold !== undefined || e.smooth_k !== undefined || e.sustain_k !== undefined));
 }
 
-/** "model 0.86/1/1", "threshold", "either 0.95/2/2 (fallnet-wrist.onnx)": for the status and logs. */
+/** "model 0.86/1/1", "threshold", "either 0.95/2/2 confirm 0.2 (fallnet-wrist.onnx)": for the status and logs. */
 export function describeRule(r: PlacementRule, modelPath: string): string {
   if (r.detector === 'threshold') return 'threshold';
-  return `${r.detector} ${r.threshold}/${r.smoothK}/${r.sustainK}${r.modelPath !== modelPath ? ` (${basename(r.modelPath)})` : ''}`;
+  const confirm = r.detector === 'either' && r.impactConfirm > 0 ? ` confirm ${r.impactConfirm}` : '';
+  return `${r.detector} ${r.threshold}/${r.smoothK}/${r.sustainK}${confirm}${r.modelPath !== modelPath ? ` (${basename(r.modelPath)})` : ''}`;
 }

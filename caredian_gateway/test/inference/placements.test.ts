@@ -39,7 +39,7 @@ describe('the metadata', () => {
     const meta = readModelMeta(metaPathFor(path));
     expect(meta.placements).toBeUndefined();
     const rules = placementRules(meta, path);
-    for (const p of PLACEMENTS) expect(rules[p]).toEqual({ detector: 'model', threshold: 0.86, smoothK: 1, sustainK: 1, modelPath: path, sha256: meta.sha256 });
+    for (const p of PLACEMENTS) expect(rules[p]).toEqual({ detector: 'model', impactConfirm: 0, threshold: 0.86, smoothK: 1, sustainK: 1, modelPath: path, sha256: meta.sha256 });
     expect(modelFiles(meta, rules, path)).toEqual([{ path, sha256: meta.sha256 }]);
   });
 
@@ -49,9 +49,12 @@ describe('the metadata', () => {
     const rules = placementRules(meta, '/models/m.onnx');
     expect(rules.hip).toEqual(rules.unknown);
     expect(rules.unknown).toMatchObject({ detector: 'either', threshold: 0.7, smoothK: meta.decision.smooth_k, sustainK: meta.decision.sustain_k, modelPath: '/models/m.onnx' });
-    expect(rules.wrist).toEqual({ detector: 'model', threshold: 0.95, smoothK: 2, sustainK: 3, modelPath: '/models/w.onnx', sha256: sha });
+    expect(rules.wrist).toEqual({ detector: 'model', impactConfirm: 0, threshold: 0.95, smoothK: 2, sustainK: 3, modelPath: '/models/w.onnx', sha256: sha });
     expect(describeRule(rules.wrist, '/models/m.onnx')).toBe('model 0.95/2/3 (w.onnx)');
     expect(describeRule(rules.ankle, '/models/m.onnx')).toBe('threshold');
+    const confirmed = placementRules({ ...meta, placements: { unknown: { detector: 'either' as const, threshold: 0.9, impact_confirm: 0.3 } } }, '/models/m.onnx');
+    expect(confirmed.neck).toMatchObject({ detector: 'either', impactConfirm: 0.3 });
+    expect(describeRule(confirmed.neck, '/models/m.onnx')).toBe(`either 0.9/${meta.decision.smooth_k}/${meta.decision.sustain_k} confirm 0.3`);
     // Each file once; the threshold-only placement's own file only for the evaluation.
     expect(modelFiles(meta, rules, '/models/m.onnx').map((f) => f.path)).toEqual(['/models/m.onnx', '/models/w.onnx']);
     expect(modelFiles(meta, rules, '/models/m.onnx', true).map((f) => f.path)).toEqual(['/models/m.onnx', '/models/w.onnx', '/models/a.onnx']);
@@ -69,6 +72,8 @@ describe('the metadata', () => {
     ['a file outside the model folder', { wrist: { detector: 'model', file: '../w.onnx', sha256: 'a'.repeat(64) } }, /placements\.wrist\.file: must be a file name in the model folder/],
     ['a threshold above 1', { wrist: { detector: 'model', threshold: 1.5 } }, /placements\.wrist\.threshold/],
     ['a smoothing of 0', { wrist: { detector: 'model', smooth_k: 0 } }, /placements\.wrist\.smooth_k/],
+    ['impact_confirm without either', { wrist: { detector: 'model', impact_confirm: 0.2 } }, /placements\.wrist: impact_confirm needs detector either/],
+    ['impact_confirm above 1', { wrist: { detector: 'either', impact_confirm: 2 } }, /placements\.wrist\.impact_confirm/],
   ])('refused: %s', (_name, placements, why) => {
     expect(withPlacements(placements)).toThrow(why);
   });
@@ -97,7 +102,7 @@ test('the registry remembers the placement a device declared, across a restart; 
   await b.stop();
 });
 
-describe('through the gateway (metadata fixture: ankle threshold only; wrist a model that never fires; neck either with its own file; chest either, the same file)', () => {
+describe('through the gateway (metadata fixture: ankle threshold only; wrist a model that never fires; neck either with its own file; chest either, the same file; hip and pocket either with a model that never fires itself and confirms impacts at 1 and 0.05)', () => {
   let h: Harness;
   let token: string;
   let neckSha: string;
@@ -111,6 +116,8 @@ describe('through the gateway (metadata fixture: ankle threshold only; wrist a m
           wrist: { detector: 'model', sustain_k: 50 },
           neck: { detector: 'either', sustain_k: 50, file: 'fallnet-neck.onnx', sha256: neckSha },
           chest: { detector: 'either', file: 'fallnet-neck.onnx', sha256: neckSha },
+          hip: { detector: 'either', sustain_k: 50, impact_confirm: 1 },
+          pocket: { detector: 'either', sustain_k: 50, impact_confirm: 0.05 },
         },
       },
       ['fallnet-neck.onnx'],
@@ -147,7 +154,7 @@ describe('through the gateway (metadata fixture: ankle threshold only; wrist a m
   test('every placement file is checked and loaded once; the status says how each placement decides', () => {
     const st = h.gw.readiness.evaluate().checks.model as unknown as Record<string, unknown>;
     expect(st).toMatchObject({ ready: true, detail: 'fallnet 2.0.0-test', model_files: ['m.onnx', 'fallnet-neck.onnx'] });
-    expect(st.placements).toMatchObject({ ankle: 'threshold', wrist: 'model 0.86/1/50', neck: 'either 0.86/1/50 (fallnet-neck.onnx)', chest: 'either 0.86/1/1 (fallnet-neck.onnx)', waist: 'model 0.86/1/1', unknown: 'model 0.86/1/1' });
+    expect(st.placements).toMatchObject({ ankle: 'threshold', wrist: 'model 0.86/1/50', neck: 'either 0.86/1/50 (fallnet-neck.onnx)', chest: 'either 0.86/1/1 (fallnet-neck.onnx)', hip: 'either 0.86/1/50 confirm 1', pocket: 'either 0.86/1/50 confirm 0.05', waist: 'model 0.86/1/1', unknown: 'model 0.86/1/1' });
   });
 
   test("the chunk's placement decides how: the model, the threshold detector alone, either; the record says which and where", async () => {
@@ -158,6 +165,9 @@ describe('through the gateway (metadata fixture: ankle threshold only; wrist a m
     expect(await fall('p-chest', () => 'chest')).toEqual([{ source: 'model', detector: 'model', placement: 'chest', decided: true }]);
     // either, where the model never fires: the threshold detector decides.
     expect(await fall('p-neck', () => 'neck')).toEqual([{ source: 'model', detector: 'threshold', placement: 'neck', decided: true }]);
+    // The same, with the impact to be confirmed by a window probability: of at least 1 (none is), of 0.05 (the fall's windows are).
+    expect(await fall('p-hip', () => 'hip')).toEqual([]);
+    expect(await fall('p-pocket', () => 'pocket')).toEqual([{ source: 'model', detector: 'threshold', placement: 'pocket', decided: true }]);
     const stats = h.gw.module(FallInferenceModule)!.stats;
     expect(stats.ankle).toEqual({ windows: 0, decisions: 1 });
     expect(stats.wrist.windows).toBeGreaterThan(0);

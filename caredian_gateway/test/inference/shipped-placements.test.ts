@@ -20,12 +20,12 @@ const RECORDINGS: Partial<Record<Placement, { falls: string[]; adls: string[] }>
   waist: { falls: ['fallalld50/waist/F101_FA01_T01', 'umafall50/waist/F01_UM02_T01'], adls: ['fallalld50/waist/D13_FA01_T01', 'umafall50/waist/D01_UM01_T01'] },
   hip: { falls: ['smartfallmm50/hip/F10_SF30_T01', 'smartfallmm50/hip/F11_SF30_T03'], adls: ['smartfallmm50/hip/D02_SF01_T01', 'smartfallmm50/hip/D03_SF02_T02'] },
   wrist: {
-    falls: ['fallalld50/wrist/F101_FA01_T01', 'fallalld50/wrist/F102_FA01_T03', 'umafall50/wrist/F01_UM02_T01', 'smartfallmm50/wrist_meta/F10_SF30_T01'],
-    adls: ['fallalld50/wrist/D01_FA01_T01', 'fallalld50/wrist/D03_FA01_T03', 'umafall50/wrist/D01_UM01_T01', 'smartfallmm50/wrist_meta/D06_SF01_T01'],
+    falls: ['fallalld50/wrist/F101_FA01_T01', 'fallalld50/wrist/F103_FA01_T01', 'umafall50/wrist/F01_UM02_T01', 'smartfallmm50/wrist_meta/F10_SF30_T01'],
+    adls: ['fallalld50/wrist/D01_FA01_T01', 'fallalld50/wrist/D03_FA01_T03', 'umafall50/wrist/D05_UM01_T01', 'smartfallmm50/wrist_meta/D06_SF01_T01'],
   },
   pocket: { falls: ['umafall50/pocket/F01_UM02_T01', 'umafall50/pocket/F01_UM02_T02', 'smartfallmm50/pocket/F11_SF30_T04'], adls: ['umafall50/pocket/D01_UM01_T01', 'umafall50/pocket/D01_UM02_T02', 'smartfallmm50/pocket/D01_SF01_T01'] },
   neck: { falls: ['fallalld50/neck/F101_FA01_T01', 'fallalld50/neck/F101_FA01_T02'], adls: ['fallalld50/neck/D13_FA01_T01', 'fallalld50/neck/D13_FA01_T12'] },
-  chest: { falls: ['umafall50/chest/F01_UM02_T01', 'umafall50/chest/F01_UM02_T02'], adls: ['umafall50/chest/D01_UM01_T01', 'umafall50/chest/D01_UM02_T03'] },
+  chest: { falls: ['umafall50/chest/F01_UM02_T01', 'umafall50/chest/F01_UM02_T03'], adls: ['umafall50/chest/D01_UM01_T01', 'umafall50/chest/D01_UM02_T03'] },
   ankle: { falls: ['umafall50/ankle/F01_UM02_T04', 'umafall50/ankle/F02_UM02_T02'], adls: ['umafall50/ankle/D01_UM01_T01', 'umafall50/ankle/D01_UM02_T03'] },
 };
 
