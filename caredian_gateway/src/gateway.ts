@@ -55,7 +55,7 @@ export class Gateway {
     const c = withSourceDevices(options);
     mkdirSync(c.data_dir, { recursive: true, mode: 0o700 });
     const bus = new GatewayBus(log);
-    const influx = createInfluxClient(c);
+    const influx = await createInfluxClient(c);
     const storage = new StorageModule(c, bus, log, influx);
     const auth = await AuthModule.create(c, log, o.tokenRoute);
     const devices = new DeviceRegistry(c.data_dir, bus, log.child({ module: 'devices' }), c.device_offline_after_sec * 1000);

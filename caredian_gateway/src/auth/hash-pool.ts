@@ -2,6 +2,8 @@
 // 4-thread pool, the same one the event log's fs writes and fsyncs use, so a flood of token
 // requests used to stall ingest. The workers run scryptSync on their own threads instead, and the
 // queue in front of them is bounded: when it is full, `derive` fails at once with HashPoolBusy.
+// Workers start with the first job and stop after a minute without one: a worker thread is a
+// whole V8 instance (~9 MB), and an idle gateway sees a token request an hour per device.
 import { Worker } from 'node:worker_threads';
 import type { ScryptOptions } from 'node:crypto';
 
@@ -12,8 +14,10 @@ export class HashPoolBusy extends Error {
 }
 
 export interface HashPoolOptions {
-  /** Worker threads (default 1: the main thread keeps the other core of a small host). */
+  /** Worker threads at most (default 1: the main thread keeps the other core of a small host). */
   workers?: number;
+  /** An idle worker stops after this long without a job (default 60 s). */
+  idleMs?: number;
   /** Jobs waiting for a worker before new ones are refused (default 32). */
   maxQueue?: number;
   /**
@@ -101,6 +105,12 @@ export class HashPool {
   private budget: number;
   private budgetAt = Date.now();
   private wake?: NodeJS.Timeout;
+  private retire?: NodeJS.Timeout;
+  private respawn?: NodeJS.Timeout;
+  /** A worker died: no new one before this time, so a worker that cannot start does not spin. */
+  private noSpawnUntil = 0;
+  private readonly maxWorkers: number;
+  private readonly idleMs: number;
   /** Secrets hashed since start (tests and benchmarks read it). */
   hashed = 0;
 
@@ -108,7 +118,13 @@ export class HashPool {
     this.maxQueue = o.maxQueue ?? 32;
     this.perSec = o.maxPerSec ?? 8;
     this.budget = this.perSec;
-    for (let i = 0; i < (o.workers ?? 1); i++) this.spawn();
+    this.maxWorkers = Math.max(1, o.workers ?? 1);
+    this.idleMs = o.idleMs ?? 60_000;
+  }
+
+  /** Worker threads running now (started by work, stopped when idle). */
+  get workers(): number {
+    return this.all.size;
   }
 
   get queued(): number {
@@ -122,7 +138,9 @@ export class HashPool {
   /** scrypt of each secret with `salt`, as one job. Rejects with HashPoolBusy when the queue is full. */
   derive(secrets: string[], salt: Buffer): Promise<Buffer[]> {
     if (this.closed) return Promise.reject(new Error('hash pool closed'));
-    if (this.idle.length === 0 && this.queue.length >= this.maxQueue) return Promise.reject(new HashPoolBusy());
+    // Jobs beyond the queue only while a worker is free or could start (one waiting for the budget counts once).
+    const free = this.idle.length + Math.max(0, this.maxWorkers - this.all.size);
+    if (this.queue.length >= this.maxQueue + free) return Promise.reject(new HashPoolBusy());
     return new Promise((resolve, reject) => {
       this.queue.push({ secrets, salt, resolve, reject });
       this.next();
@@ -132,6 +150,8 @@ export class HashPool {
   async close(): Promise<void> {
     this.closed = true;
     clearTimeout(this.wake);
+    clearTimeout(this.retire);
+    clearTimeout(this.respawn);
     for (const j of this.queue.splice(0)) j.reject(new Error('hash pool closed'));
     await Promise.all([...this.all].map((w) => w.terminate()));
     this.all.clear();
@@ -150,17 +170,48 @@ export class HashPool {
         this.all.delete(dead);
         const i = this.idle.indexOf(dead);
         if (i >= 0) this.idle.splice(i, 1);
-        // A replacement after a pause, so a worker that cannot start does not spin; meanwhile
-        // the queue fills and requests get HashPoolBusy.
-        setTimeout(() => this.closed || this.spawn(), 1000).unref();
+        // A replacement only after a pause; meanwhile the queue fills and requests get HashPoolBusy.
+        this.noSpawnUntil = Date.now() + 1000;
+        this.next();
       },
     );
     this.all.add(w);
     this.idle.push(w);
-    this.next();
+  }
+
+  /** Starts a worker for waiting work when there are fewer than the maximum. */
+  private grow(): void {
+    if (this.closed || this.queue.length <= this.idle.length || this.all.size >= this.maxWorkers) return;
+    const wait = this.noSpawnUntil - Date.now();
+    if (wait > 0) {
+      this.respawn ??= setTimeout(() => {
+        this.respawn = undefined;
+        this.next();
+      }, wait);
+      return;
+    }
+    this.spawn();
+  }
+
+  /** Stops the idle workers once none has had a job for idleMs. */
+  private scheduleRetire(): void {
+    clearTimeout(this.retire);
+    this.retire = undefined;
+    if (this.closed || this.queue.length || this.idle.length !== this.all.size || this.all.size === 0) return;
+    this.retire = setTimeout(() => {
+      this.retire = undefined;
+      if (this.queue.length || this.idle.length !== this.all.size) return;
+      for (const w of this.idle.splice(0)) {
+        this.all.delete(w);
+        void w.terminate();
+      }
+    }, this.idleMs);
+    this.retire.unref();
   }
 
   private next(): void {
+    this.grow();
+    this.scheduleRetire();
     while (this.idle.length && this.queue.length) {
       const cost = this.queue[0]!.secrets.length;
       if (!this.spend(cost)) return this.wakeWhenAffordable(cost);

@@ -1,7 +1,7 @@
 // POST /auth/cc/token: OAuth 2.0 client credentials (RFC 6749 §4.4), plus the seed's JSON body.
 // Lockouts and limits: attempt-limits.ts. Hashing: client-store.ts (off libuv's pool, cached).
 import { type Response, Router } from 'express';
-import { ipKeyGenerator } from 'express-rate-limit';
+import { addressKey } from '../http/address-key.js';
 import { z } from 'zod';
 import type { ClientStore } from './client-store.js';
 import { HashPoolBusy } from './hash-pool.js';
@@ -78,8 +78,7 @@ export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Log
   });
 
   r.post('/auth/cc/token', async (req, res) => {
-    // IPv6 clients are counted by /56 prefix, as express-rate-limit does.
-    const ip = ipKeyGenerator(req.ip ?? '');
+    const ip = addressKey(req.ip ?? '');
     const overCap = limits.admitRequest(ip);
     if (overCap) return refuse(res, overCap);
 

@@ -1,5 +1,5 @@
 // Reading stored fall events back: from the event log (embedded store) or from InfluxDB.
-import { escape, type InfluxDB } from 'influx';
+import type { InfluxDB } from 'influx';
 import type { EventStore } from './event-store.js';
 import { isDecided } from '../domain/records.js';
 
@@ -36,6 +36,7 @@ export function queryLog(store: EventStore, q: EventQuery): EventRow[] {
 }
 
 export async function queryInflux(influx: InfluxDB, measurement: string, q: EventQuery): Promise<EventRow[]> {
+  const { escape } = await import('influx');
   const where: string[] = [];
   if (q.deviceId !== undefined) where.push(`"device_id" = ${escape.stringLit(q.deviceId)}`);
   if (q.sinceMs !== undefined) where.push(`time >= ${Math.floor(q.sinceMs)}ms`);

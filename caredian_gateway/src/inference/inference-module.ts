@@ -53,7 +53,9 @@ export class FallInferenceModule implements GatewayModule {
     this.metaPath = c.fall_meta_path ?? metaPathFor(this.modelPath);
     if (c.fall_inference_enabled) {
       try {
-        this.meta = readModelMeta(this.metaPath);
+        // The training record and figures (most of the file) are for people and `npm run eval`, not the runtime.
+        const { training: _training, metrics: _metrics, ...meta } = readModelMeta(this.metaPath);
+        this.meta = meta;
       } catch (err) {
         this.problem = `model metadata unusable: ${(err as Error).message}`;
       }

@@ -1,5 +1,5 @@
 // Usage totals per key (and optionally per upstream and per day), from the event log or InfluxDB.
-import { escape, type InfluxDB } from 'influx';
+import type { InfluxDB } from 'influx';
 import type { EventStore } from '../events/event-store.js';
 import { API_USAGE_MEASUREMENT } from '../domain/measurements.js';
 
@@ -63,6 +63,7 @@ export function usageFromLog(store: EventStore, q: UsageQuery): UsageReport {
 }
 
 export async function usageFromInflux(influx: InfluxDB, q: UsageQuery): Promise<UsageReport> {
+  const { escape } = await import('influx');
   const where: string[] = [];
   if (q.sinceMs !== undefined) where.push(`time >= ${Math.floor(q.sinceMs)}ms`);
   if (q.untilMs !== undefined) where.push(`time < ${Math.floor(q.untilMs)}ms`);

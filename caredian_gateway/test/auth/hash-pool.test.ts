@@ -58,4 +58,23 @@ describe('HashPool', () => {
     await running;
     await expect(pool.derive(['c'], salt)).rejects.toThrow('hash pool closed');
   });
+
+  test('no worker thread until there is work; idle workers stop after idleMs and start again with the next job', async () => {
+    const pool = new HashPool({ keylen: 32, params, workers: 2, idleMs: 200 });
+    try {
+      const salt = Buffer.alloc(16, 3);
+      expect(pool.workers).toBe(0);
+      await pool.derive(['a'], salt);
+      expect(pool.workers).toBe(1);
+      await Promise.all([pool.derive(['b'], salt), pool.derive(['c'], salt)]);
+      expect(pool.workers).toBe(2);
+      for (let i = 0; i < 100 && pool.workers > 0; i++) await new Promise((r) => setTimeout(r, 50));
+      expect(pool.workers).toBe(0);
+      const [key] = await pool.derive(['d'], salt);
+      expect(key!.toString('hex')).toBe(scryptSync('d', salt, 32, params).toString('hex'));
+      expect(pool.hashed).toBe(4);
+    } finally {
+      await pool.close();
+    }
+  });
 });
