@@ -4,11 +4,12 @@ import { Router } from 'express';
 import type { Config } from '../config/schema.js';
 import { KNOWN_SCOPES } from '../config/schema.js';
 import type { Logger } from '../core/logger.js';
-import { Timers, type GatewayModule, type RouteDoc } from '../core/module.js';
+import { Timers, type GatewayModule, type RawHandler, type RouteDoc } from '../core/module.js';
 import { sendError } from '../http/errors.js';
 import { ClientStore } from './client-store.js';
 import { SigningKeys, addKey } from './signing-keys.js';
 import { TokenService } from './tokens.js';
+import { TokenAdmission } from './token-admission.js';
 import { tokenRouter, TokenRequestSchema, TokenResponseSchema, type TokenRouteOptions } from './token-route.js';
 
 const KEY_RELOAD_MS = 10_000;
@@ -16,6 +17,7 @@ const KEY_RELOAD_MS = 10_000;
 export class AuthModule implements GatewayModule {
   readonly name = 'auth';
   private readonly timers = new Timers();
+  readonly admission: TokenAdmission;
 
   static async create(c: Config, log: Logger, tokenRoute?: TokenRouteOptions): Promise<AuthModule> {
     const clients = new ClientStore(ClientStore.path(c.data_dir), { maxQueue: tokenRoute?.hashQueue });
@@ -33,7 +35,9 @@ export class AuthModule implements GatewayModule {
     private readonly keys: SigningKeys,
     readonly tokens: TokenService,
     private readonly tokenRoute?: TokenRouteOptions,
-  ) {}
+  ) {
+    this.admission = new TokenAdmission(tokenRoute?.admission);
+  }
 
   /** Keys from JWT_PRIVATE_PEM_PATH are managed outside the gateway; its own are reloaded when rotated. */
   private get managesKeys(): boolean {
@@ -49,6 +53,7 @@ export class AuthModule implements GatewayModule {
 
   async stop(): Promise<void> {
     this.timers.clear();
+    this.admission.close();
     await this.clients.close();
   }
 
@@ -73,6 +78,11 @@ export class AuthModule implements GatewayModule {
     return [r, tokenRouter(this.clients, this.tokens, this.log, this.tokenRoute)];
   }
 
+  /** Token requests are let in at a bounded rate, in turns over addresses, before Express sees them. */
+  rawHandlers(): RawHandler[] {
+    return [(req, res, next) => this.admission.handle(req, res, next)];
+  }
+
   adminRoutes(): Router[] {
     const r = Router();
     r.post('/signing-keys/rotate', async (_req, res) => {
@@ -93,7 +103,7 @@ export class AuthModule implements GatewayModule {
         method: 'post', path: '/auth/cc/token', summary: 'Get an access token (OAuth 2.0 client credentials, RFC 6749 §4.4)',
         description: 'Form body with grant_type=client_credentials and HTTP Basic client authentication, or the JSON body {client_id, client_secret, scope}.',
         body: TokenRequestSchema, bodyType: 'application/x-www-form-urlencoded',
-        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 413: { description: 'body over 4 KiB' }, 415: { description: 'compressed body' }, 429: { description: 'too many failed attempts for this client from this address, too many from this address, or over 300 requests a minute from it' }, 503: { description: 'temporarily_unavailable: the secret-hashing queue is full; retry after Retry-After' } },
+        responses: { 200: { description: 'token', schema: TokenResponseSchema }, 400: { description: 'invalid_request, unsupported_grant_type or invalid_scope' }, 401: { description: 'invalid_client' }, 413: { description: 'body over 4 KiB' }, 415: { description: 'compressed body' }, 429: { description: 'too many failed attempts for this client from this address, too many from this address, or over 300 requests a minute from it' }, 503: { description: 'temporarily_unavailable: the secret-hashing queue is full, or too many token requests are waiting (at most 50 are let in a second, in turns over source addresses); retry after Retry-After' } },
       },
     ];
   }

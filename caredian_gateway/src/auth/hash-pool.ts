@@ -20,12 +20,15 @@ export interface HashPoolOptions {
   idleMs?: number;
   /** Jobs waiting for a worker before new ones are refused (default 32). */
   maxQueue?: number;
-  /**
-   * Secrets hashed per second at most, across the pool (default 8: about a quarter of one core at
-   * scrypt's ~30 ms). A flood of token requests then cannot take a core from ingest; the queue
-   * waits for the budget, and past the queue requests are refused at once.
-   */
+  /** Secrets hashed per second at most, across the pool (default 8). */
   maxPerSec?: number;
+  /**
+   * The share of one core the pool may spend hashing, measured (default 0.2): scrypt takes 50 ms
+   * on a fast core and three times that on a Raspberry Pi, so a count alone cannot bound it. A
+   * flood of token requests then cannot take a core from ingest; the queue waits for the budget,
+   * and past the queue requests are refused at once.
+   */
+  maxCoreShare?: number;
   keylen: number;
   params: ScryptOptions;
 }
@@ -54,14 +57,16 @@ class HashWorker {
   private readonly worker: Worker;
   job?: Job;
 
-  constructor(o: HashPoolOptions, onIdle: (w: HashWorker, hashed: number) => void, onDead: (w: HashWorker) => void) {
+  private startedAt = 0;
+
+  constructor(o: HashPoolOptions, onIdle: (w: HashWorker, hashed: number, ms: number) => void, onDead: (w: HashWorker) => void) {
     this.worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { keylen: o.keylen, params: o.params } });
     this.worker.unref();
     this.worker.on('message', (m: { keys?: Uint8Array[]; error?: string }) => {
       const job = this.finish();
       if (m.keys) job?.resolve(m.keys.map((k) => Buffer.from(k.buffer, k.byteOffset, k.byteLength)));
       else job?.reject(new Error(m.error ?? 'hashing failed'));
-      onIdle(this, m.keys?.length ?? 0);
+      onIdle(this, m.keys?.length ?? 0, performance.now() - this.startedAt);
     });
     let dead = false;
     const died = (e: unknown) => {
@@ -76,6 +81,7 @@ class HashWorker {
 
   run(job: Job): void {
     this.job = job;
+    this.startedAt = performance.now();
     // Referenced only while busy: an idle pool never keeps the process alive, a busy one does.
     this.worker.ref();
     this.worker.postMessage({ secrets: job.secrets, salt: job.salt });
@@ -104,6 +110,10 @@ export class HashPool {
   private readonly perSec: number;
   private budget: number;
   private budgetAt = Date.now();
+  /** Milliseconds of hashing the pool may still spend: refilled at share × 1000 per second, charged what each job took. */
+  private readonly msPerSec: number;
+  private timeBudget: number;
+  private timeBudgetAt = Date.now();
   private wake?: NodeJS.Timeout;
   private retire?: NodeJS.Timeout;
   private respawn?: NodeJS.Timeout;
@@ -118,6 +128,8 @@ export class HashPool {
     this.maxQueue = o.maxQueue ?? 32;
     this.perSec = o.maxPerSec ?? 8;
     this.budget = this.perSec;
+    this.msPerSec = Math.min(1, Math.max(0.01, o.maxCoreShare ?? 0.2)) * 1000;
+    this.timeBudget = this.msPerSec;
     this.maxWorkers = Math.max(1, o.workers ?? 1);
     this.idleMs = o.idleMs ?? 60_000;
   }
@@ -161,8 +173,9 @@ export class HashPool {
   private spawn(): void {
     const w = new HashWorker(
       this.o,
-      (done, hashed) => {
+      (done, hashed, ms) => {
         this.hashed += hashed;
+        this.timeBudget -= ms;
         this.idle.push(done);
         this.next();
       },
@@ -214,9 +227,19 @@ export class HashPool {
     this.scheduleRetire();
     while (this.idle.length && this.queue.length) {
       const cost = this.queue[0]!.secrets.length;
+      const overSpent = this.timeOverspent();
+      if (overSpent > 0) return this.wakeIn(Math.ceil((overSpent / this.msPerSec) * 1000));
       if (!this.spend(cost)) return this.wakeWhenAffordable(cost);
       this.idle.pop()!.run(this.queue.shift()!);
     }
+  }
+
+  /** Milliseconds of hashing spent beyond the time budget (0 when a job may start); refills it first. */
+  private timeOverspent(): number {
+    const now = Date.now();
+    this.timeBudget = Math.min(this.msPerSec, this.timeBudget + ((now - this.timeBudgetAt) / 1000) * this.msPerSec);
+    this.timeBudgetAt = now;
+    return this.timeBudget >= 0 ? 0 : -this.timeBudget;
   }
 
   /** A token bucket of `perSec` secrets a second, holding at most one second's worth. */
@@ -230,11 +253,14 @@ export class HashPool {
   }
 
   private wakeWhenAffordable(cost: number): void {
+    this.wakeIn(Math.ceil(((Math.min(cost, this.perSec) - this.budget) / this.perSec) * 1000));
+  }
+
+  private wakeIn(ms: number): void {
     if (this.wake || this.closed) return;
-    const ms = Math.max(1, Math.ceil(((Math.min(cost, this.perSec) - this.budget) / this.perSec) * 1000));
     this.wake = setTimeout(() => {
       this.wake = undefined;
       this.next();
-    }, ms);
+    }, Math.max(1, ms));
   }
 }

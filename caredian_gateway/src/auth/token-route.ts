@@ -2,6 +2,7 @@
 // Lockouts and limits: attempt-limits.ts. Hashing: client-store.ts (off libuv's pool, cached).
 import { type Response, Router } from 'express';
 import { addressKey } from '../http/address-key.js';
+import type { TokenAdmissionOptions } from './token-admission.js';
 import { z } from 'zod';
 import type { ClientStore } from './client-store.js';
 import { HashPoolBusy } from './hash-pool.js';
@@ -54,6 +55,8 @@ function parseBasic(h: string | undefined): { id: string; secret: string; rawSec
 export interface TokenRouteOptions extends Partial<AttemptLimitSettings> {
   /** Secret hashes waiting for the hashing thread before requests get 503 (default 32). */
   hashQueue?: number;
+  /** How token requests are let in (TokenAdmission). */
+  admission?: TokenAdmissionOptions;
 }
 
 const REFUSED: Record<Refusal['why'], string> = {

@@ -25,7 +25,8 @@ export interface GatewayModule {
   docs?(): RouteDoc[];
 }
 
-export type RawHandler = (req: IncomingMessage, res: ServerResponse) => boolean;
+/** `next` passes a request the handler took (returned true for) on to the handlers after it and Express. */
+export type RawHandler = (req: IncomingMessage, res: ServerResponse, next: () => void) => boolean;
 
 export interface AdminRootRoute {
   path: string;

@@ -49,7 +49,12 @@ export class Servers {
     const common = { host: c.host, log: this.log };
     const adminApp = this.adminApp;
     const serve: Handler = (req, res) => {
-      if (!raw.some((h) => h(req, res))) app(req, res);
+      let i = 0;
+      const next = (): void => {
+        while (i < raw.length) if (raw[i++]!(req, res, next)) return;
+        app(req, res);
+      };
+      next();
     };
     const device: Handler = (req, res) => {
       closeIfBodyUnread(req, res);

@@ -32,6 +32,25 @@ describe('HashPool', () => {
     }
   });
 
+  test('at most maxCoreShare of a core is spent hashing, whatever one hash costs on this machine', async () => {
+    // scrypt as the gateway uses it (N = 16384): tens of milliseconds a secret. A tenth of a core
+    // holds a 100 ms bucket, so about three run at once and then one every ten hash durations.
+    const real = { N: 16384, r: 8, p: 1 };
+    const pool = new HashPool({ keylen: 32, params: real, workers: 1, maxQueue: 100, maxPerSec: 1000, maxCoreShare: 0.1 });
+    try {
+      const salt = Buffer.from('0123456789abcdef');
+      const all = Promise.all(Array.from({ length: 8 }, (_, i) => pool.derive([`s-${i}`], salt)));
+      await new Promise((r) => setTimeout(r, 1000));
+      // Unlimited, one thread does 15 or more of these in a second.
+      expect(pool.hashed).toBeLessThanOrEqual(5);
+      expect(pool.queued).toBeGreaterThanOrEqual(3);
+      await all;
+      expect(pool.hashed).toBe(8);
+    } finally {
+      await pool.close();
+    }
+  }, 30_000);
+
   test('the queue is bounded: beyond it a call fails at once with HashPoolBusy', async () => {
     const pool = new HashPool({ keylen: 32, params, workers: 1, maxQueue: 1 });
     try {

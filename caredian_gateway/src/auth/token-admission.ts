@@ -1,0 +1,127 @@
+// Token requests are admitted at most `perSec` a second, in turns over source addresses, before
+// anything else is done for them. Each costs the main thread ~2 ms (HTTP, body, checks, answer)
+// even when refused, so a flood of them from a few dozen addresses used to hold up fall reports
+// for seconds; now the flood waits (the attacker's lanes with it), and a device asking for its
+// token from its own address is served within one turn of the addresses queued ahead of it.
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { addressKey } from '../http/address-key.js';
+
+export const TOKEN_PATH = '/auth/cc/token';
+
+export interface TokenAdmissionOptions {
+  /** Token requests started per second at most (default 50: ~10 % of the main thread). */
+  perSec?: number;
+  /** Requests one address may have waiting; beyond, 503 at once (default 64). */
+  perAddressQueue?: number;
+  /** Requests waiting in all; beyond, 503 at once (default 1024). */
+  maxQueued?: number;
+}
+
+interface Waiting {
+  next: () => void;
+  gone: boolean;
+}
+
+const BUSY_BODY = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'too many token requests; retry shortly' });
+
+export class TokenAdmission {
+  private readonly perSec: number;
+  private readonly burst: number;
+  private readonly perAddressQueue: number;
+  private readonly maxQueued: number;
+  private tokens: number;
+  private tokensAt = Date.now();
+  /** Per address key, in turn order: a key is at the back once its turn is taken. */
+  private readonly queues = new Map<string, Waiting[]>();
+  private waiting = 0;
+  private timer?: NodeJS.Timeout;
+  /** Refused at once (queue full) since start. */
+  refused = 0;
+
+  constructor(o: TokenAdmissionOptions = {}) {
+    this.perSec = Math.max(1, o.perSec ?? 50);
+    // A tenth of a second's worth at once: a burst never holds the main thread for long.
+    this.burst = Math.max(1, Math.floor(this.perSec / 10));
+    this.tokens = this.burst;
+    this.perAddressQueue = Math.max(1, o.perAddressQueue ?? 64);
+    this.maxQueued = Math.max(1, o.maxQueued ?? 1024);
+  }
+
+  get queued(): number {
+    return this.waiting;
+  }
+
+  /** A raw handler: false lets the request go on now; true when it waits (it goes on through `next`) or was refused. */
+  handle(req: IncomingMessage, res: ServerResponse, next: () => void): boolean {
+    if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== TOKEN_PATH) return false;
+    if (this.waiting === 0 && this.take()) return false;
+    const key = addressKey(req.socket.remoteAddress ?? '');
+    const q = this.queues.get(key);
+    if ((q?.length ?? 0) >= this.perAddressQueue || this.waiting >= this.maxQueued) {
+      this.refused++;
+      res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(BUSY_BODY), 'Cache-Control': 'no-store', 'Retry-After': '1', 'X-Content-Type-Options': 'nosniff' });
+      res.end(BUSY_BODY);
+      return true;
+    }
+    const w: Waiting = { next, gone: false };
+    if (q) q.push(w);
+    else this.queues.set(key, [w]);
+    this.waiting++;
+    res.once('close', () => {
+      if (w.gone) return;
+      w.gone = true;
+      this.waiting--;
+    });
+    this.schedule();
+    return true;
+  }
+
+  close(): void {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+  }
+
+  private take(): boolean {
+    const now = Date.now();
+    this.tokens = Math.min(this.burst, this.tokens + ((now - this.tokensAt) / 1000) * this.perSec);
+    this.tokensAt = now;
+    if (this.tokens < 1) return false;
+    this.tokens -= 1;
+    return true;
+  }
+
+  private schedule(): void {
+    if (this.timer) return;
+    const ms = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSec) * 1000);
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.pump();
+    }, ms);
+  }
+
+  private pump(): void {
+    while (this.waiting > 0 && this.take()) {
+      const w = this.nextInTurn();
+      if (!w) {
+        this.tokens += 1;
+        break;
+      }
+      w.gone = true;
+      this.waiting--;
+      w.next();
+    }
+    if (this.waiting > 0) this.schedule();
+  }
+
+  /** The first live request of the address whose turn it is; that address goes to the back. */
+  private nextInTurn(): Waiting | undefined {
+    for (const [key, q] of this.queues) {
+      this.queues.delete(key);
+      let w = q.shift();
+      while (w?.gone) w = q.shift();
+      if (q.length) this.queues.set(key, q);
+      if (w) return w;
+    }
+    return undefined;
+  }
+}
