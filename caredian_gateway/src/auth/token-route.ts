@@ -2,6 +2,7 @@
 // Lockouts and limits: attempt-limits.ts. Hashing: client-store.ts (off libuv's pool, cached).
 import { type Response, Router } from 'express';
 import { addressKey } from '../http/address-key.js';
+import { isRelayed } from '../http/relayed-peer.js';
 import type { TokenAdmissionOptions } from './token-admission.js';
 import { z } from 'zod';
 import type { ClientStore } from './client-store.js';
@@ -160,9 +161,13 @@ export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Log
   return r;
 }
 
-/** Answers, then closes the connection instead of reading a body this route will not use. */
+/**
+ * Answers, then closes the connection instead of reading a body this route will not use. A
+ * worker's relayed connection stays open: the worker closes the device's, and closing this one
+ * while the worker still writes the body could lose the answer (EPIPE before it is read).
+ */
 function closeAfter(res: Response, answer: () => void): void {
-  res.setHeader('Connection', 'close');
+  if (!isRelayed(res.req)) res.setHeader('Connection', 'close');
   res.req.pause();
   answer();
 }

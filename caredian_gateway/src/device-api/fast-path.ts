@@ -5,11 +5,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
-import { checkBearer, isAuthFailure } from '../auth/bearer.js';
+import { checkBearer, isAuthFailure, type AuthInfo } from '../auth/bearer.js';
 import type { TokenService } from '../auth/tokens.js';
 import type { RefusalObserver } from '../ingest/outcomes.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
 import { BODY_TOO_LARGE, readBodyLimited } from '../http/read-body.js';
+import { RefusalBrake } from './refusal-brake.js';
 
 const REQ_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=("?)utf-8\2\s*)?$/i;
@@ -26,6 +27,7 @@ const BASE_HEADERS = {
 export class FastPath {
   private routes = new Map<string, Endpoint>();
   private onRefused?: RefusalObserver;
+  private readonly brake = new RefusalBrake();
 
   constructor(
     endpoints: Endpoint[],
@@ -63,6 +65,15 @@ export class FastPath {
   private async serve(ep: Endpoint, req: IncomingMessage, arrivedAtMs: number): Promise<EndpointResult> {
     const auth = await checkBearer(this.tokens, req.headers.authorization, ep.scope);
     if (isAuthFailure(auth)) return this.refused(ep, { status: auth.status, body: auth.body, headers: auth.headers });
+    // A client that keeps being refused waits before its body is read (refusal-brake.ts).
+    const go = this.brake.admit(auth.clientId);
+    if (go !== true && !(await go)) return this.refused(ep, errorResult(429, 'too_many_refusals', 'this client\'s requests are being refused faster than the gateway answers them; retry later', {}, { 'Retry-After': '1' }));
+    const r = await this.authenticated(ep, req, auth, arrivedAtMs);
+    if (r.status >= 400 && r.status < 500) this.brake.refused(auth.clientId);
+    return r;
+  }
+
+  private async authenticated(ep: Endpoint, req: IncomingMessage, auth: AuthInfo, arrivedAtMs: number): Promise<EndpointResult> {
     if (!JSON_TYPE.test(req.headers['content-type'] ?? '')) return this.refused(ep, errorResult(415, 'unsupported_media_type', 'send Content-Type: application/json'));
     const encoding = req.headers['content-encoding'];
     if (encoding !== undefined && encoding.toLowerCase() !== 'identity') return this.refused(ep, errorResult(415, 'unsupported_media_type', 'send the body without Content-Encoding'));

@@ -7,7 +7,13 @@ import type { IncomingMessage } from 'node:http';
 export const PEER_HEADER = 'x-caredian-relay-peer';
 export const PROTO_HEADER = 'x-caredian-relay-proto';
 
+const relayedSockets = new WeakSet<object>();
+
+/** Whether the request came from a device-port worker (its connection is the worker's, not the device's). */
+export const isRelayed = (req: IncomingMessage): boolean => relayedSockets.has(req.socket);
+
 export function adoptRelayedPeer(req: IncomingMessage): void {
+  relayedSockets.add(req.socket);
   const peer = req.headers[PEER_HEADER];
   const proto = req.headers[PROTO_HEADER];
   delete req.headers[PEER_HEADER];
