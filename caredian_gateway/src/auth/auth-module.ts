@@ -75,7 +75,7 @@ export class AuthModule implements GatewayModule {
         response_types_supported: [],
       });
     });
-    return [r, tokenRouter(this.clients, this.tokens, this.log, this.tokenRoute)];
+    return [r, tokenRouter(this.clients, this.tokens, this.log, this.tokenRoute, (address) => this.admission.trust(address))];
   }
 
   /** Token requests are let in at a bounded rate, in turns over addresses, before Express sees them. */

@@ -1,12 +1,15 @@
 // Token requests are admitted at most `perSec` a second, in turns over source addresses, before
 // anything else is done for them. Each costs the main thread ~2 ms (HTTP, body, checks, answer)
 // even when refused, so a flood of them from a few dozen addresses used to hold up fall reports
-// for seconds; now the flood waits (the attacker's lanes with it), and a device asking for its
-// token from its own address is served within one turn of the addresses queued ahead of it.
+// for seconds; now the flood waits (the attacker's lanes with it). Addresses that were issued a
+// token in the last hour go first: a device renewing its token does not wait behind a flood from
+// addresses that never got one; the others are served in turns.
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { addressKey } from '../http/address-key.js';
 
 export const TOKEN_PATH = '/auth/cc/token';
+const TRUST_MS = 3_600_000;
+const MAX_TRUSTED = 10_000;
 
 export interface TokenAdmissionOptions {
   /** Token requests started per second at most (default 50: ~10 % of the main thread). */
@@ -31,8 +34,11 @@ export class TokenAdmission {
   private readonly maxQueued: number;
   private tokens: number;
   private tokensAt = Date.now();
-  /** Per address key, in turn order: a key is at the back once its turn is taken. */
+  /** Per address key, in turn order: a key is at the back once its turn is taken. Trusted addresses first. */
   private readonly queues = new Map<string, Waiting[]>();
+  private readonly trustedQueues = new Map<string, Waiting[]>();
+  /** Address key → until when (ms) it counts as trusted: it was issued a token. */
+  private readonly trusted = new Map<string, number>();
   private waiting = 0;
   private timer?: NodeJS.Timeout;
   /** Refused at once (queue full) since start. */
@@ -56,7 +62,8 @@ export class TokenAdmission {
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== TOKEN_PATH) return false;
     if (this.waiting === 0 && this.take()) return false;
     const key = addressKey(req.socket.remoteAddress ?? '');
-    const q = this.queues.get(key);
+    const queues = (this.trusted.get(key) ?? 0) > Date.now() ? this.trustedQueues : this.queues;
+    const q = queues.get(key);
     if ((q?.length ?? 0) >= this.perAddressQueue || this.waiting >= this.maxQueued) {
       this.refused++;
       res.writeHead(503, { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': Buffer.byteLength(BUSY_BODY), 'Cache-Control': 'no-store', 'Retry-After': '1', 'X-Content-Type-Options': 'nosniff' });
@@ -65,7 +72,7 @@ export class TokenAdmission {
     }
     const w: Waiting = { next, gone: false };
     if (q) q.push(w);
-    else this.queues.set(key, [w]);
+    else queues.set(key, [w]);
     this.waiting++;
     res.once('close', () => {
       if (w.gone) return;
@@ -74,6 +81,15 @@ export class TokenAdmission {
     });
     this.schedule();
     return true;
+  }
+
+  /** The address (as the request came from it) was issued a token: it goes first for an hour. */
+  trust(remoteAddress: string): void {
+    const key = addressKey(remoteAddress);
+    this.trusted.delete(key);
+    this.trusted.set(key, Date.now() + TRUST_MS);
+    // Bounded: the oldest go first (Map keeps insertion order).
+    while (this.trusted.size > MAX_TRUSTED) this.trusted.delete(this.trusted.keys().next().value!);
   }
 
   close(): void {
@@ -115,11 +131,15 @@ export class TokenAdmission {
 
   /** The first live request of the address whose turn it is; that address goes to the back. */
   private nextInTurn(): Waiting | undefined {
-    for (const [key, q] of this.queues) {
-      this.queues.delete(key);
+    return this.turn(this.trustedQueues) ?? this.turn(this.queues);
+  }
+
+  private turn(queues: Map<string, Waiting[]>): Waiting | undefined {
+    for (const [key, q] of queues) {
+      queues.delete(key);
       let w = q.shift();
       while (w?.gone) w = q.shift();
-      if (q.length) this.queues.set(key, q);
+      if (q.length) queues.set(key, q);
       if (w) return w;
     }
     return undefined;

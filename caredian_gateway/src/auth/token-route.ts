@@ -72,7 +72,7 @@ function refuse(res: Response, r: Refusal): void {
   res.status(429).json({ error: 'invalid_request', error_description: REFUSED[r.why] });
 }
 
-export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Logger, o: TokenRouteOptions = {}): Router {
+export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Logger, o: TokenRouteOptions = {}, onIssued?: (remoteAddress: string) => void): Router {
   const r = Router();
   const limits = new TokenAttemptLimits({
     failuresPerClientIp: o.failuresPerClientIp ?? DEFAULT_ATTEMPT_LIMITS.failuresPerClientIp,
@@ -154,6 +154,7 @@ export function tokenRouter(clients: ClientStore, tokens: TokenService, log: Log
     if (bad.length) return oauthError(res, 'invalid_scope', `scope not allowed for this client: ${bad.join(' ')}`);
     const granted = requested.length ? [...new Set(requested)] : client.scopes;
     const { token, expiresIn } = await tokens.issue(client.clientId, granted);
+    onIssued?.(req.socket.remoteAddress ?? '');
     res.setHeader('Cache-Control', 'no-store');
     res.setHeader('Pragma', 'no-cache');
     res.json({ access_token: token, token_type: 'Bearer', expires_in: expiresIn, scope: granted.join(' ') });

@@ -85,3 +85,15 @@ test('a request that gives up while waiting is not served, and its place goes to
   expect(served).toEqual(['127.0.5.1 k-0', '127.0.5.1 k-1', '127.0.5.3 last']);
   expect(admission.queued).toBe(0);
 });
+
+test('an address that was issued a token goes before every address that was not, then the turns go on', async () => {
+  await start({ perSec: 10, perAddressQueue: 100 });
+  admission.trust('127.0.6.9');
+  const flood = Array.from({ length: 8 }, (_, i) => post(`127.0.6.${(i % 4) + 1}`, `flood-${i}`));
+  await new Promise((r) => setTimeout(r, 30));
+  const device = [post('127.0.6.9', 'device-0'), post('127.0.6.9', 'device-1')];
+  await Promise.all([...flood, ...device]);
+  // A burst of 1: flood-0 went in at once; then both device requests, ahead of the 7 waiting.
+  expect(served.slice(0, 3)).toEqual(['127.0.6.1 flood-0', '127.0.6.9 device-0', '127.0.6.9 device-1']);
+  expect(served).toHaveLength(10);
+});
