@@ -3,7 +3,7 @@
 // design (FastAPI peer, when its Debian packages are installed) under the attacks it has endpoints
 // for. Prints, per attack, the steady load's p99 and errors, peak RSS and whether the attack was
 // stopped. Only loopback: attackers use other 127.x.y.z source addresses.
-// BENCH_SECONDS (default 12) per attack, BENCH_RATE (default 80) steady requests/s, BENCH_IDLE
+// BENCH_SECONDS (default 30) per attack, BENCH_RATE (default 80) steady requests/s, BENCH_IDLE
 // (default 8000, capped below ulimit -n) idle connections, BENCH_SEED=0 skips the seed.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
@@ -18,7 +18,8 @@ import { pct, send, sleep, tokenFor } from './abuse/http.mjs';
 import { startUpstream } from './abuse/upstream.mjs';
 import * as attacks from './abuse/attacks.mjs';
 
-const SECONDS = Number(process.env.BENCH_SECONDS ?? 12);
+// 30 s per attack: 2,400 steady requests a phase, so a p99 is not two slow answers (at 12 s it moved 2-5x between identical runs).
+const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const RATE = Number(process.env.BENCH_RATE ?? 80);
 const GAP_MS = 3000;
 const P99_FACTOR = 3;
