@@ -202,8 +202,8 @@ class Tables:
             out[key] = (np.asarray(tp), np.asarray(fa), np.asarray(fat))
         return out, len(falls), len(adls), sum(self.trials[i]["n"] for i in adls) / T.RATE / 3600
 
-    def never_worse(self, idx, only=None):
-        """Per device among these trials: a boolean array over GRID per setting key (or for `only`), true
+    def never_worse(self, idx):
+        """Per device among these trials: a boolean array over GRID per setting key, true
         where that device's decision catches at least the falls the threshold detector catches and
         raises at most its false alarms."""
         ok = None
@@ -211,7 +211,7 @@ class Tables:
             di = [i for i in idx if device(self.trials[i]) == dev]
             th = self.score(di, "threshold")
             arrays = self._grid_arrays(di)[0]
-            cur = {k: (tp >= th["tp"]) & (fa <= th["fa"]) for k, (tp, fa, _) in arrays.items() if only is None or k == only}
+            cur = {k: (tp >= th["tp"]) & (fa <= th["fa"]) for k, (tp, fa, _) in arrays.items()}
             ok = cur if ok is None else {k: ok[k] & cur[k] for k in ok}
         return ok
 
@@ -281,22 +281,6 @@ class Tables:
         return {"detector": det, "threshold": thr, "smooth_k": sm, "sustain_k": su, "impact_confirm": gate,
                 "tier": -rank[0], "range": (GRID[run[0]], GRID[run[-1]]), **self.score(idx, (sm, su, det, thr, gate)),
                 "threshold_detector": th}
-
-    def choose_confirm(self, idx, knobs):
-        """For a network whose knobs are fixed (detector either): the impact_confirm of GATES that is
-        never worse than the threshold detector on every device, fewest false alarms, then most falls,
-        then the smallest; None if no gate is."""
-        best = None
-        for v in GATES:
-            setting = (knobs["smooth_k"], knobs["sustain_k"], "either", knobs["threshold"], v)
-            ok = self.never_worse(idx, only=setting[:3] + (v,))[setting[:3] + (v,)][GRID.index(knobs["threshold"])]
-            if not ok:
-                continue
-            r = self.score(idx, setting)
-            rank = (-r["fa"], r["tp"], -v)
-            if best is None or rank > best[0]:
-                best = (rank, v, r)
-        return None if best is None else {**knobs, "impact_confirm": best[1], **best[2], "threshold_detector": self.score(idx, "threshold")}
 
 
 def setting_of(knobs):
