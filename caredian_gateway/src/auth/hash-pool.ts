@@ -6,6 +6,7 @@
 // whole V8 instance (~9 MB), and an idle gateway sees a token request an hour per device.
 import { Worker } from 'node:worker_threads';
 import type { ScryptOptions } from 'node:crypto';
+import { TokenBucket } from '../core/token-bucket.js';
 
 export class HashPoolBusy extends Error {
   constructor() {
@@ -107,13 +108,10 @@ export class HashPool {
   private readonly queue: Job[] = [];
   private readonly maxQueue: number;
   private closed = false;
-  private readonly perSec: number;
-  private budget: number;
-  private budgetAt = Date.now();
+  /** Secrets a second, holding at most one second's worth. */
+  private readonly secrets: TokenBucket;
   /** Milliseconds of hashing the pool may still spend: refilled at share × 1000 per second, charged what each job took. */
-  private readonly msPerSec: number;
-  private timeBudget: number;
-  private timeBudgetAt = Date.now();
+  private readonly hashingMs: TokenBucket;
   private wake?: NodeJS.Timeout;
   private retire?: NodeJS.Timeout;
   private respawn?: NodeJS.Timeout;
@@ -126,10 +124,10 @@ export class HashPool {
 
   constructor(private readonly o: HashPoolOptions) {
     this.maxQueue = o.maxQueue ?? 32;
-    this.perSec = o.maxPerSec ?? 8;
-    this.budget = this.perSec;
-    this.msPerSec = Math.min(1, Math.max(0.01, o.maxCoreShare ?? 0.2)) * 1000;
-    this.timeBudget = this.msPerSec;
+    const perSec = o.maxPerSec ?? 8;
+    this.secrets = new TokenBucket(perSec, perSec);
+    const msPerSec = Math.min(1, Math.max(0.01, o.maxCoreShare ?? 0.2)) * 1000;
+    this.hashingMs = new TokenBucket(msPerSec, msPerSec);
     this.maxWorkers = Math.max(1, o.workers ?? 1);
     this.idleMs = o.idleMs ?? 60_000;
   }
@@ -175,7 +173,7 @@ export class HashPool {
       this.o,
       (done, hashed, ms) => {
         this.hashed += hashed;
-        this.timeBudget -= ms;
+        this.hashingMs.spend(ms);
         this.idle.push(done);
         this.next();
       },
@@ -226,34 +224,15 @@ export class HashPool {
     this.grow();
     this.scheduleRetire();
     while (this.idle.length && this.queue.length) {
+      // A job may start while hashing time is not overspent (its own cost is charged when it ends).
+      const overspent = this.hashingMs.msUntil(0);
+      if (overspent > 0) return this.wakeIn(overspent);
+      // A job of more secrets than a second's worth needs only a full bucket.
       const cost = this.queue[0]!.secrets.length;
-      const overSpent = this.timeOverspent();
-      if (overSpent > 0) return this.wakeIn(Math.ceil((overSpent / this.msPerSec) * 1000));
-      if (!this.spend(cost)) return this.wakeWhenAffordable(cost);
+      const needed = Math.min(cost, this.secrets.capacity);
+      if (!this.secrets.take(cost, needed)) return this.wakeIn(this.secrets.msUntil(needed));
       this.idle.pop()!.run(this.queue.shift()!);
     }
-  }
-
-  /** Milliseconds of hashing spent beyond the time budget (0 when a job may start); refills it first. */
-  private timeOverspent(): number {
-    const now = Date.now();
-    this.timeBudget = Math.min(this.msPerSec, this.timeBudget + ((now - this.timeBudgetAt) / 1000) * this.msPerSec);
-    this.timeBudgetAt = now;
-    return this.timeBudget >= 0 ? 0 : -this.timeBudget;
-  }
-
-  /** A token bucket of `perSec` secrets a second, holding at most one second's worth. */
-  private spend(cost: number): boolean {
-    const now = Date.now();
-    this.budget = Math.min(this.perSec, this.budget + ((now - this.budgetAt) / 1000) * this.perSec);
-    this.budgetAt = now;
-    if (this.budget < Math.min(cost, this.perSec)) return false;
-    this.budget -= cost;
-    return true;
-  }
-
-  private wakeWhenAffordable(cost: number): void {
-    this.wakeIn(Math.ceil(((Math.min(cost, this.perSec) - this.budget) / this.perSec) * 1000));
   }
 
   private wakeIn(ms: number): void {

@@ -5,6 +5,7 @@
 // token in the last hour go first: a device renewing its token does not wait behind a flood from
 // addresses that never got one; the others are served in turns.
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { TokenBucket } from '../core/token-bucket.js';
 import { addressKey } from '../http/address-key.js';
 
 export const TOKEN_PATH = '/auth/cc/token';
@@ -28,12 +29,9 @@ interface Waiting {
 const BUSY_BODY = JSON.stringify({ error: 'temporarily_unavailable', error_description: 'too many token requests; retry shortly' });
 
 export class TokenAdmission {
-  private readonly perSec: number;
-  private readonly burst: number;
+  private readonly bucket: TokenBucket;
   private readonly perAddressQueue: number;
   private readonly maxQueued: number;
-  private tokens: number;
-  private tokensAt = Date.now();
   /** Per address key, in turn order: a key is at the back once its turn is taken. Trusted addresses first. */
   private readonly queues = new Map<string, Waiting[]>();
   private readonly trustedQueues = new Map<string, Waiting[]>();
@@ -45,10 +43,9 @@ export class TokenAdmission {
   refused = 0;
 
   constructor(o: TokenAdmissionOptions = {}) {
-    this.perSec = Math.max(1, o.perSec ?? 50);
+    const perSec = Math.max(1, o.perSec ?? 50);
     // A tenth of a second's worth at once: a burst never holds the main thread for long.
-    this.burst = Math.max(1, Math.floor(this.perSec / 10));
-    this.tokens = this.burst;
+    this.bucket = new TokenBucket(perSec, Math.max(1, Math.floor(perSec / 10)));
     this.perAddressQueue = Math.max(1, o.perAddressQueue ?? 64);
     this.maxQueued = Math.max(1, o.maxQueued ?? 1024);
   }
@@ -60,7 +57,7 @@ export class TokenAdmission {
   /** A raw handler: false lets the request go on now; true when it waits (it goes on through `next`) or was refused. */
   handle(req: IncomingMessage, res: ServerResponse, next: () => void): boolean {
     if (req.method !== 'POST' || (req.url ?? '').split('?')[0] !== TOKEN_PATH) return false;
-    if (this.waiting === 0 && this.take()) return false;
+    if (this.waiting === 0 && this.bucket.take()) return false;
     const key = addressKey(req.socket.remoteAddress ?? '');
     const queues = (this.trusted.get(key) ?? 0) > Date.now() ? this.trustedQueues : this.queues;
     const q = queues.get(key);
@@ -97,18 +94,9 @@ export class TokenAdmission {
     this.timer = undefined;
   }
 
-  private take(): boolean {
-    const now = Date.now();
-    this.tokens = Math.min(this.burst, this.tokens + ((now - this.tokensAt) / 1000) * this.perSec);
-    this.tokensAt = now;
-    if (this.tokens < 1) return false;
-    this.tokens -= 1;
-    return true;
-  }
-
   private schedule(): void {
     if (this.timer) return;
-    const ms = this.tokens >= 1 ? 0 : Math.ceil(((1 - this.tokens) / this.perSec) * 1000);
+    const ms = this.bucket.msUntil(1);
     this.timer = setTimeout(() => {
       this.timer = undefined;
       this.pump();
@@ -116,12 +104,10 @@ export class TokenAdmission {
   }
 
   private pump(): void {
-    while (this.waiting > 0 && this.take()) {
+    while (this.waiting > 0 && this.bucket.available >= 1) {
       const w = this.nextInTurn();
-      if (!w) {
-        this.tokens += 1;
-        break;
-      }
+      if (!w) break;
+      this.bucket.spend(1);
       w.gone = true;
       this.waiting--;
       w.next();

@@ -2,8 +2,11 @@
 // Refusing a device-port request can cost as much as storing one (a 117 KB IMU chunk is read and
 // parsed before its device id can be refused), so a client flooding refused requests used to take
 // the main thread from everyone else. Per client: refusals spend from a bucket of `perSec` a
-// second (a quarter second's worth at most, so a burst stays short); while it is empty, that client's requests wait, in order,
-// until it refills. Other clients never wait, and a client that is not being refused never does.
+// second (a quarter second's worth at most, so a burst stays short); while it is empty, that
+// client's requests wait, in order, until it refills. Other clients never wait, and a client
+// that is not being refused never does.
+
+import { TokenBucket } from '../core/token-bucket.js';
 
 export interface RefusalBrakeOptions {
   /** Refusals a second a client may have without being slowed (default 20). */
@@ -13,8 +16,7 @@ export interface RefusalBrakeOptions {
 }
 
 interface ClientState {
-  tokens: number;
-  at: number;
+  refusals: TokenBucket;
   waiting: (() => void)[];
   timer?: NodeJS.Timeout;
 }
@@ -40,8 +42,7 @@ export class RefusalBrake {
   admit(clientId: string): Promise<boolean> | true {
     const c = this.clients.get(clientId);
     if (!c) return true;
-    this.refill(c);
-    if (c.tokens >= 1 && c.waiting.length === 0) return true;
+    if (c.refusals.available >= 1 && c.waiting.length === 0) return true;
     if (c.waiting.length >= this.maxWaiting) return Promise.resolve(false);
     this.slowed++;
     return new Promise((resolve) => {
@@ -53,9 +54,8 @@ export class RefusalBrake {
   /** The client's request was refused. */
   refused(clientId: string): void {
     let c = this.clients.get(clientId);
-    if (!c) this.clients.set(clientId, (c = { tokens: this.burst, at: Date.now(), waiting: [] }));
-    this.refill(c);
-    c.tokens -= 1;
+    if (!c) this.clients.set(clientId, (c = { refusals: new TokenBucket(this.perSec, this.burst), waiting: [] }));
+    c.refusals.spend(1);
   }
 
   close(): void {
@@ -66,24 +66,17 @@ export class RefusalBrake {
     this.clients.clear();
   }
 
-  private refill(c: ClientState): void {
-    const now = Date.now();
-    c.tokens = Math.min(this.burst, c.tokens + ((now - c.at) / 1000) * this.perSec);
-    c.at = now;
-  }
-
   /**
    * Lets the waiting requests go one at a time, at most perSec a second: the one let go may be
    * refused and spend the token it went on, which the next must wait for.
    */
   private schedule(clientId: string, c: ClientState, atLeastMs = 0): void {
     if (c.timer) return;
-    const ms = Math.max(atLeastMs, c.tokens >= 1 ? 0 : Math.ceil(((1 - c.tokens) / this.perSec) * 1000));
+    const ms = Math.max(atLeastMs, c.refusals.msUntil(1));
     c.timer = setTimeout(() => {
       c.timer = undefined;
-      this.refill(c);
       let gap = 0;
-      if (c.tokens >= 1) {
+      if (c.refusals.available >= 1) {
         c.waiting.shift()?.();
         gap = Math.ceil(1000 / this.perSec);
       }
