@@ -2,7 +2,6 @@
 // request on a Raspberry-Pi-class or small VM core, which alone would cap ingest below the
 // throughput target (see BENCHMARKS.md); these few hot routes skip it. Same endpoint definitions,
 // same token check, same validation as the Express adapter, which serves browser (Origin) requests.
-import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { checkBearer, isAuthFailure, type AuthInfo } from '../auth/bearer.js';
@@ -10,9 +9,9 @@ import type { TokenService } from '../auth/tokens.js';
 import type { RefusalObserver } from '../ingest/outcomes.js';
 import { errorResult, type Endpoint, type EndpointResult } from './endpoint.js';
 import { BODY_TOO_LARGE, readBodyLimited } from '../http/read-body.js';
+import { logAnswer, requestId } from '../http/request-log.js';
 import { RefusalBrake } from './refusal-brake.js';
 
-const REQ_ID = /^[A-Za-z0-9._-]{1,64}$/;
 const JSON_TYPE = /^application\/json\s*(;\s*charset=("?)utf-8\2\s*)?$/i;
 const TOO_LARGE = errorResult(BODY_TOO_LARGE.status, BODY_TOO_LARGE.error, BODY_TOO_LARGE.description);
 const BASE_HEADERS = {
@@ -49,8 +48,7 @@ export class FastPath {
     const q = url.indexOf('?');
     const ep = this.routes.get(q < 0 ? url : url.slice(0, q));
     if (!ep) return false;
-    const given = req.headers['x-request-id'];
-    const id = typeof given === 'string' && REQ_ID.test(given) ? given : randomUUID();
+    const id = requestId(req);
     const started = performance.now();
     this.serve(ep, req, performance.timeOrigin + started).then(
       (r) => this.send(req, res, r, id, started),
@@ -101,10 +99,7 @@ export class FastPath {
     const unread = !req.complete;
     res.writeHead(r.status, { ...BASE_HEADERS, ...r.headers, 'Content-Length': Buffer.byteLength(payload), 'X-Request-Id': id, ...(unread ? { Connection: 'close' } : {}) });
     res.end(payload);
-    if (r.status >= 400) {
-      const line = { reqId: id, req: { method: req.method, url: (req.url ?? '').split('?')[0], remote: req.socket.remoteAddress }, res: { status: r.status }, responseTime: Math.round(performance.now() - started) };
-      if (r.status >= 500) this.log.error(line, 'request failed');
-      else this.log.warn(line, 'request completed');
-    }
+    // Successes are not logged here even at debug: this is the hot path.
+    logAnswer(this.log, id, req, r.status, started, false);
   }
 }
