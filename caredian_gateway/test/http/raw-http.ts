@@ -57,9 +57,10 @@ export function postEndless(port: number, path: string, headers: Record<string, 
       s.destroy();
       reject(new Error(`no answer within ${o.waitMs} ms after sending ${sent} body bytes`));
     }, o.waitMs);
+    let lastError = '';
     const closed = () => {
       clearTimeout(timer);
-      if (!reply) return reject(new Error(`connection closed without an answer after ${sent} body bytes`));
+      if (!reply) return reject(new Error(`connection closed without an answer after ${sent} body bytes${lastError}`));
       const r = reply;
       reply = undefined;
       clearTimeout(closeWait);
@@ -85,9 +86,9 @@ export function postEndless(port: number, path: string, headers: Record<string, 
       }, o.closeWaitMs ?? 3000);
     });
     s.on('end', closed);
-    s.on('close', () => reply && closed());
+    s.on('close', closed);
     // Writing into a connection the server closed after answering is expected; 'close' follows.
-    s.on('error', () => {});
+    s.on('error', (e: NodeJS.ErrnoException) => (lastError = ` (${e.code ?? e.message})`));
     const lines = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
     const framing = o.declared !== undefined ? `Content-Length: ${o.declared}\r\n` : 'Transfer-Encoding: chunked\r\n';
     s.write(`POST ${path} HTTP/1.1\r\nHost: 127.0.0.1\r\n${lines}${framing}\r\n`);
