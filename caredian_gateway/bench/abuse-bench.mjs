@@ -4,7 +4,10 @@
 // for. Prints, per attack, the steady load's p99 and errors, peak RSS and whether the attack was
 // stopped. Only loopback: attackers use other 127.x.y.z source addresses.
 // BENCH_SECONDS (default 30) per attack, BENCH_RATE (default 80) steady requests/s, BENCH_IDLE
-// (default 8000, capped below ulimit -n) idle connections, BENCH_SEED=0 skips the seed.
+// (default 8000, capped below ulimit -n) idle connections, BENCH_SEED=0 skips the seed,
+// BENCH_PHASES=imu,big runs only those attacks (keys of PHASES, or replay for attack 10; the
+// baselines always run),
+// BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go on the gateway's node command line.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
@@ -22,6 +25,8 @@ import * as attacks from './abuse/attacks.mjs';
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 30);
 const RATE = Number(process.env.BENCH_RATE ?? 80);
 const GAP_MS = 3000;
+const ONLY = process.env.BENCH_PHASES ? new Set(['baseline', 'after', ...process.env.BENCH_PHASES.split(',')]) : undefined;
+const chosen = (keys) => (ONLY ? keys.filter((k) => ONLY.has(k)) : keys);
 const P99_FACTOR = 3;
 const RSS_LIMIT_MB = 300;
 const ADMIN = 'bench-admin-token-0123456789';
@@ -208,12 +213,12 @@ function gatewayTarget(influxd, upstream, dataDir, port, adminPort) {
     port,
     upstream,
     has: { imu: true, heartbeat: true },
-    phases: Object.keys(PHASES),
+    phases: chosen(Object.keys(PHASES)),
     pid: () => p.pid,
     exited: () => exit,
     output: () => p?.out ?? '',
     async start() {
-      p = spawnLogged(process.execPath, [join(ROOT, 'dist', 'main.js')], env);
+      p = spawnLogged(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')], env);
       exit = undefined;
       p.once('exit', (code, signal) => (exit = { code, signal }));
       await waitHttp(`http://127.0.0.1:${port}/health`);
@@ -238,7 +243,7 @@ function seedTarget(influxd, port) {
     port,
     has: { imu: false, heartbeat: false },
     // No IMU, proxy or replay in the seed design: attacks 3, 6 and 10 have nothing to hit.
-    phases: ['baseline', 'cross', 'ids', 'tokenFail', 'guess', 'idle', 'big', 'reuse', 'after'],
+    phases: chosen(['baseline', 'cross', 'ids', 'tokenFail', 'guess', 'idle', 'big', 'reuse', 'after']),
     pid: () => p.pid,
     exited: () => exit,
     output: () => p?.out ?? '',
@@ -262,6 +267,7 @@ const seedRunnable = () => {
   }
 };
 
+for (const k of ONLY ?? []) if (!PHASES[k] && k !== 'replay') throw new Error(`BENCH_PHASES: no attack "${k}"; choose from ${Object.keys(PHASES).join(', ')}`);
 const dir = mkdtempSync(join(tmpdir(), 'caredian-abuse-bench-'));
 const influxd = await Influxd.create();
 const upstream = await startUpstream();
@@ -273,7 +279,8 @@ try {
   await g.start();
   const { rows, rss } = await underAttack(g);
   const status = g.exited() ? undefined : await g.status().catch(() => undefined);
-  const extra = g.exited() ? ['| 10 signed proxy request replayed after SIGKILL + restart | not run: the gateway exited | | | | | | | | | **no** |'] : [await replayAfterRestart(g)];
+  // Attack 10 kills the gateway (so a profile of the attacks before it would be lost): BENCH_PHASES=replay.
+  const extra = ONLY && !ONLY.has('replay') ? [] : g.exited() ? ['| 10 signed proxy request replayed after SIGKILL + restart | not run: the gateway exited | | | | | | | | | **no** |'] : [await replayAfterRestart(g)];
   printTable('gateway', rows, extra, rss.overall);
   if (status) console.log(`gateway status after the attacks: ${JSON.stringify(status)}`);
   await g.stop();

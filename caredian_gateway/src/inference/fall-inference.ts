@@ -118,7 +118,7 @@ export class FallInference {
   private async process(deviceId: string, chunk: ImuChunk, nowSec: number): Promise<ChunkOutcome> {
     const placement = chunk.placement ?? 'unknown';
     const rule = this.ready[placement];
-    const samples = chunk.acc.map((a, i) => this.pick.map((p) => (p.source === 'acc' ? a[p.axis]! : chunk.gyro![i]![p.axis]!)));
+    const samples = this.gridValues(chunk);
     const stream = this.streams.get(deviceId, nowSec * 1000);
     // Another placement may mean other knobs or another model: smoothing and sustain start again.
     if (stream.placement !== undefined && stream.placement !== placement) this.decider.restartRun(deviceId);
@@ -158,6 +158,19 @@ export class FallInference {
     st.decisions += decisions.length;
     this.o.onChunk?.(deviceId);
     return { accepted, windows: windows.length, decisions, placement, scored, impacts };
+  }
+
+  /** The chunk's samples as the model's channels, one sample after the other. */
+  private gridValues(chunk: ImuChunk): Float64Array {
+    const pick = this.pick;
+    const ch = pick.length;
+    const out = new Float64Array(chunk.acc.length * ch);
+    for (let i = 0; i < chunk.acc.length; i++) {
+      const a = chunk.acc[i]!;
+      const g = chunk.gyro?.[i];
+      for (let c = 0; c < ch; c++) out[i * ch + c] = pick[c]!.source === 'acc' ? a[pick[c]!.axis]! : g![pick[c]!.axis]!;
+    }
+    return out;
   }
 
   /** The device's recent motion (undefined once its stream is gone). */

@@ -24,8 +24,8 @@ export interface Chunk {
   /** Epoch seconds of the first sample; without it the chunk continues the previous one. */
   t0?: number;
   rateHz: number;
-  /** One array of `channels` values per sample. */
-  samples: ArrayLike<number>[];
+  /** One array of `channels` values per sample, or all samples' values one after the other. */
+  samples: ArrayLike<number>[] | Float64Array;
 }
 
 export interface Window {
@@ -52,7 +52,9 @@ export class ImuTimeline {
   private anchor = 0;
   /** Index of the next grid point to produce (time anchor + k / rateHz). */
   private k = 0;
-  private last?: { t: number; v: Float64Array };
+  /** Time and values of the last input sample (undefined: none since the last reset). */
+  private lastT?: number;
+  private readonly lastV: Float64Array;
   /** Time the next input sample would have, for chunks without t0. */
   private expectedNext?: number;
   lastActivityMs = 0;
@@ -66,6 +68,7 @@ export class ImuTimeline {
 
   constructor(private readonly spec: TimelineSpec) {
     this.ring = new Float32Array(spec.windowSamples * spec.channels);
+    this.lastV = new Float64Array(spec.channels);
     this.trail = new MotionTrail(spec.rateHz, spec.hopSamples / spec.rateHz);
     if (spec.impact) this.detector = new ThresholdDetector(spec.impact.spec);
   }
@@ -82,6 +85,9 @@ export class ImuTimeline {
 
   push(chunk: Chunk, nowSec = Date.now() / 1000): PushResult {
     const { channels, rateHz } = this.spec;
+    const flat = chunk.samples instanceof Float64Array ? chunk.samples : flatten(chunk.samples, channels);
+    const n = flat.length / channels;
+    if (!Number.isInteger(n)) throw new Error(`${flat.length} values are not whole samples of ${channels}`);
     const dt = 1 / chunk.rateHz;
     const t0Abs = chunk.t0 ?? (this.expectedNext !== undefined ? undefined : nowSec);
     this.base ??= t0Abs!;
@@ -90,40 +96,42 @@ export class ImuTimeline {
     const windows: Window[] = [];
     const impacts: ImpactDecision[] = [];
     const axes = this.spec.impact?.axes;
-    const g3 = new Float64Array(3);
+    const pv = this.lastV;
     let accepted = 0;
-    for (let i = 0; i < chunk.samples.length; i++) {
+    for (let i = 0; i < n; i++) {
       const t = t0 + i * dt;
+      const o = i * channels;
       // Already received (a retry, or overlap with the previous chunk): not fed twice.
-      if (this.last && t <= this.last.t + 1e-9) continue;
-      if (this.last && t - this.last.t > (this.spec.maxGapSec ?? 1)) this.reset();
-      const v = Float64Array.from(chunk.samples[i]!);
-      if (v.length !== channels) throw new Error(`sample ${i} has ${v.length} values, expected ${channels}`);
+      if (this.lastT !== undefined && t <= this.lastT + 1e-9) continue;
+      if (this.lastT !== undefined && t - this.lastT > (this.spec.maxGapSec ?? 1)) this.reset();
       accepted++;
-      if (!this.last) {
+      if (this.lastT === undefined) {
         this.anchor = t;
         this.k = 0;
+        this.lastT = t;
+        for (let c = 0; c < channels; c++) pv[c] = flat[o + c]!;
       }
-      const prev = this.last ?? { t, v };
+      const pt = this.lastT;
       for (;;) {
         const g = this.anchor + this.k / rateHz;
         if (g > t + 1e-9) break;
-        const span = t - prev.t;
-        const f = span > 0 ? (g - prev.t) / span : 1;
+        const span = t - pt;
+        const f = span > 0 ? (g - pt) / span : 1;
         const at = (this.count % this.spec.windowSamples) * channels;
-        for (let c = 0; c < channels; c++) this.ring[at + c] = prev.v[c]! + (v[c]! - prev.v[c]!) * f;
+        for (let c = 0; c < channels; c++) this.ring[at + c] = pv[c]! + (flat[o + c]! - pv[c]!) * f;
         if (this.detector) {
-          for (let a = 0; a < 3; a++) g3[a] = prev.v[axes![a]!]! + (v[axes![a]!]! - prev.v[axes![a]!]!) * f;
-          const hit = this.detector.push(this.base + g, g3[0]!, g3[1]!, g3[2]!);
+          const [x, y, z] = axes!;
+          const hit = this.detector.push(this.base + g, pv[x]! + (flat[o + x]! - pv[x]!) * f, pv[y]! + (flat[o + y]! - pv[y]!) * f, pv[z]! + (flat[o + z]! - pv[z]!) * f);
           if (hit) impacts.push(hit);
         }
         this.count++;
         this.k++;
         if (this.count >= this.spec.windowSamples && (this.count - this.spec.windowSamples) % this.spec.hopSamples === 0) windows.push({ endTs: this.base + g, data: this.window() });
       }
-      this.last = { t, v };
+      this.lastT = t;
+      for (let c = 0; c < channels; c++) pv[c] = flat[o + c]!;
     }
-    if (chunk.samples.length) this.expectedNext = t0 + chunk.samples.length * dt;
+    if (n) this.expectedNext = t0 + n * dt;
     return { accepted, windows, impacts };
   }
 
@@ -141,8 +149,18 @@ export class ImuTimeline {
     this.restarts++;
     this.count = 0;
     this.k = 0;
-    this.last = undefined;
+    this.lastT = undefined;
   }
+}
+
+function flatten(samples: ArrayLike<number>[], channels: number): Float64Array {
+  const flat = new Float64Array(samples.length * channels);
+  for (let i = 0; i < samples.length; i++) {
+    const v = samples[i]!;
+    if (v.length !== channels) throw new Error(`sample ${i} has ${v.length} values, expected ${channels}`);
+    for (let c = 0; c < channels; c++) flat[i * channels + c] = v[c]!;
+  }
+  return flat;
 }
 
 /** A stream evicted while its device was still sending counts as active this long after its last chunk. */
