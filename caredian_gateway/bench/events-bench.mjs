@@ -25,7 +25,8 @@ try {
   procs.push(seed);
   await fetch(`${influxd.url}/query?q=${encodeURIComponent('CREATE DATABASE seed')}`, { method: 'POST' });
   const [gwPort, adminPort] = [await freePort(), await freePort()];
-  const gw = spawnLogged(process.execPath, [join(ROOT, 'dist', 'main.js')], {
+  // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go on the gateway's node command line.
+  const gw = spawnLogged(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')], {
     CAREDIAN_OPTIONS_PATH: '/nonexistent/options.json',
     HOST: '127.0.0.1', PORT: String(gwPort), INGRESS_PORT: String(adminPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn',
     ADMIN_TOKEN: 'bench-admin-token-0123456789', INFLUX_URL: influxd.url, INFLUX_DB: 'gateway',
