@@ -10,13 +10,13 @@
 // BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") go on the gateway's node command line.
 import { execFileSync } from 'node:child_process';
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SignJWT } from 'jose';
 import { Influxd, freePort } from '../dist/devtools/influxd.js';
-import { ROOT, SHARED, spawnLogged, waitHttp, stop, fmt } from './lib.mjs';
+import { ROOT, SHARED, spawnLogged, waitHttp, stop, fmt, treeRssMb, seedRunnable, gatewayArgs } from './lib.mjs';
 import { pct, send, sleep, tokenFor } from './abuse/http.mjs';
 import { startUpstream } from './abuse/upstream.mjs';
 import * as attacks from './abuse/attacks.mjs';
@@ -46,30 +46,6 @@ const loadavg = () => readFileSync('/proc/loadavg', 'utf8').split(' ')[0];
 const ulimit = Number(execFileSync('sh', ['-c', 'ulimit -n']).toString().trim()) || 1024;
 // Both ends of every connection are on this machine; leave room for everything else.
 const IDLE = Math.max(0, Math.min(Number(process.env.BENCH_IDLE ?? 8000), ulimit - 2000));
-
-/** VmRSS (MB) of a process and all its descendants (the seed runs uvicorn workers). */
-function treeRssMb(root) {
-  const parent = new Map();
-  for (const d of readdirSync('/proc')) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
-      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
-    } catch {}
-  }
-  const tree = new Set([root]);
-  for (let grew = true; grew; ) {
-    grew = false;
-    for (const [pid, pp] of parent) if (tree.has(pp) && !tree.has(pid)) (tree.add(pid), (grew = true));
-  }
-  let kb = 0;
-  for (const pid of tree) {
-    try {
-      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
-    } catch {}
-  }
-  return kb / 1024;
-}
 
 function steadyStats(b) {
   if (!b) return { n: 0, p50: NaN, p99: NaN, max: NaN, errors: 0, tokenOk: 0, tokenFail: 0 };
@@ -218,7 +194,7 @@ function gatewayTarget(influxd, upstream, dataDir, port, adminPort) {
     exited: () => exit,
     output: () => p?.out ?? '',
     async start() {
-      p = spawnLogged(process.execPath, [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')], env);
+      p = spawnLogged(process.execPath, gatewayArgs(), env);
       exit = undefined;
       p.once('exit', (code, signal) => (exit = { code, signal }));
       await waitHttp(`http://127.0.0.1:${port}/health`);
@@ -257,15 +233,6 @@ function seedTarget(influxd, port) {
     stop: () => stop(p),
   };
 }
-
-const seedRunnable = () => {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, jwt, requests, cryptography'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 for (const k of ONLY ?? []) if (!PHASES[k] && k !== 'replay') throw new Error(`BENCH_PHASES: no attack "${k}"; choose from ${Object.keys(PHASES).join(', ')}`);
 const dir = mkdtempSync(join(tmpdir(), 'caredian-abuse-bench-'));

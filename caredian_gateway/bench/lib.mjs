@@ -1,6 +1,6 @@
 // Shared pieces of the benchmark scripts: processes, wrk runs and their parsing.
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync } from 'node:fs';
 import { join, dirname, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +15,9 @@ export function need(cmd, hint) {
   }
 }
 
-export function spawnLogged(cmd, args, env) {
-  const p = spawn(cmd, args, { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+/** Spawns with this process's environment plus `env` (`{ clean: true }`: exactly `env`), keeping the output's tail in p.out. */
+export function spawnLogged(cmd, args, env, o = {}) {
+  const p = spawn(cmd, args, { env: o.clean ? env : { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   p.out = '';
   p.stdout.on('data', (b) => (p.out = (p.out + b).slice(-20000)));
   p.stderr.on('data', (b) => (p.out = (p.out + b).slice(-20000)));
@@ -78,3 +79,40 @@ export function wrk(url, { connections, seconds, threads = 1, script, env = {} }
 }
 
 export const fmt = (n, d = 1) => (Number.isFinite(n) ? n.toFixed(d) : 'n/a');
+
+/** VmRSS (MB) of a process and all its descendants (the seed runs uvicorn workers). */
+export function treeRssMb(root) {
+  const parent = new Map();
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, 'utf8');
+      parent.set(Number(d), Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]));
+    } catch {}
+  }
+  const tree = new Set([root]);
+  for (let grew = true; grew; ) {
+    grew = false;
+    for (const [pid, pp] of parent) if (tree.has(pp) && !tree.has(pid)) (tree.add(pid), (grew = true));
+  }
+  let kb = 0;
+  for (const pid of tree) {
+    try {
+      kb += Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))?.[1] ?? 0);
+    } catch {}
+  }
+  return kb / 1024;
+}
+
+/** Whether the seed peer's Debian packages are installed. */
+export const seedRunnable = () => {
+  try {
+    execFileSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, jwt, requests, cryptography'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+};
+
+/** The gateway's node command line: BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") before dist/main.js. */
+export const gatewayArgs = () => [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')];

@@ -7,13 +7,12 @@
 // figure is the largest sample from 30 s on (V8 is still shrinking its heap before that). Then the
 // same with the calling shell's NODE_* variables, and the seed design (which loads no model) at rest.
 // BENCH_SECONDS (default 120) per run, BENCH_SEED=0 skips the seed.
-import { execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { freePort } from '../dist/devtools/influxd.js';
-import { ROOT, SHARED, spawnLogged, stop, waitHttp } from './lib.mjs';
+import { ROOT, SHARED, seedRunnable, spawnLogged, stop, treeRssMb, waitHttp } from './lib.mjs';
 
 const SECONDS = Math.max(35, Number(process.env.BENCH_SECONDS ?? 120));
 const SETTLE_S = 30;
@@ -33,27 +32,6 @@ function status(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) / 1024;
   return { rss: kb('VmRSS'), anon: kb('RssAnon'), file: kb('RssFile') };
-}
-
-/** VmRSS (MB) of a process and its descendants (the seed runs uvicorn workers). */
-function treeRss(root) {
-  const kids = new Map();
-  for (const d of readdirSync('/proc').filter((d) => /^\d+$/.test(d))) {
-    try {
-      const st = readFileSync(`/proc/${d}/stat`, 'utf8');
-      const pp = Number(st.slice(st.lastIndexOf(')') + 2).split(' ')[1]);
-      kids.set(pp, [...(kids.get(pp) ?? []), Number(d)]);
-    } catch {}
-  }
-  let mb = 0;
-  for (const todo = [root]; todo.length; ) {
-    const pid = todo.pop();
-    try {
-      mb += status(pid).rss;
-    } catch {}
-    todo.push(...(kids.get(pid) ?? []));
-  }
-  return mb;
 }
 
 async function atRest(name, start, sample) {
@@ -77,37 +55,18 @@ async function atRest(name, start, sample) {
 }
 
 function gateway(extraEnv) {
-  const { nodeArgs, env } = addonCommandLine();
   return async () => {
     const dir = mkdtempSync(join(tmpdir(), 'caredian-memory-'));
     writeFileSync(join(dir, 'options.json'), JSON.stringify(parse(readFileSync(join(ROOT, 'config.yaml'), 'utf8')).options));
     const port = await freePort();
-    // Only what the container's environment has; spawnLogged's process.env is replaced, not merged.
+    // Only what the container's environment has (not merged with this process's).
     const clean = { PATH: process.env.PATH, HOME: dir, LANG: 'C.UTF-8', ...env, CAREDIAN_OPTIONS_PATH: join(dir, 'options.json'), DATA_DIR: join(dir, 'data'), PORT: String(port), INGRESS_PORT: String(await freePort()), HOST: '127.0.0.1', ...extraEnv };
-    const q = spawnClean(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'main.js')], clean);
+    const q = spawnLogged(process.execPath, [...nodeArgs, join(ROOT, 'dist', 'main.js')], clean, { clean: true });
     q.once('exit', () => rmSync(dir, { recursive: true, force: true }));
     await waitHttp(`http://127.0.0.1:${port}/health`);
     return q;
   };
 }
-
-/** Like spawnLogged, with exactly `env` (spawnLogged adds this process's environment). */
-function spawnClean(cmd, args, env) {
-  const p = spawn(cmd, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  p.out = '';
-  p.stdout.on('data', (b) => (p.out = (p.out + b).slice(-20000)));
-  p.stderr.on('data', (b) => (p.out = (p.out + b).slice(-20000)));
-  return p;
-}
-
-const seedRunnable = () => {
-  try {
-    execFileSync('/usr/bin/python3', ['-c', 'import fastapi, uvicorn, jwt, requests, cryptography'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
-};
 
 const fmt = (x) => x.toFixed(1);
 const { nodeArgs, env } = addonCommandLine();
@@ -124,7 +83,7 @@ else {
       const p = spawnLogged('sh', [join(SHARED, 'peers', 'seed_fastapi', 'run.sh')], { PORT: String(port), WORKERS: '2', INFLUX_URL: 'http://127.0.0.1:9' });
       await waitHttp(`http://127.0.0.1:${port}/health`);
       return p;
-    }, (pid) => ({ rss: treeRss(pid), anon: NaN, file: NaN })),
+    }, (pid) => ({ rss: treeRssMb(pid), anon: NaN, file: NaN })),
   );
 }
 console.log('\n| process | VmRSS at 30 s | largest from 30 s | smallest from 30 s | at the end (anon / file) |');

@@ -2,8 +2,8 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
 /** How long, and how much of the rest of a body, a closing connection reads and throws away. */
-export const LINGER_MS = 1000;
-export const LINGER_BYTES = 1024 * 1024;
+const LINGER_MS = 1000;
+const LINGER_BYTES = 1024 * 1024;
 
 /**
  * Makes an answer sent before the request's body has arrived (401, 404, 413, 415...) close the
