@@ -70,6 +70,7 @@ export class DeviceRegistry implements GatewayModule {
     clearTimeout(this.saveTimer);
     // A periodic save still in flight must not land after the final one.
     await this.saving;
+    clearTimeout(this.saveTimer); // a retry scheduled by a failed flush: the compaction below covers it
     this.compactNow();
   }
 
@@ -211,9 +212,15 @@ export class DeviceRegistry implements GatewayModule {
     this.dirty.add(deviceId);
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      this.saving = this.flush()
-        .catch((err: unknown) => this.log.error({ err }, 'could not save device registry'))
-        .finally(() => (this.saveTimer = undefined));
+      // A change made while a flush is writing gets its own timer; flushes run one after another.
+      this.saveTimer = undefined;
+      this.saving = (this.saving ?? Promise.resolve())
+        .then(() => this.flush())
+        .catch((err: unknown) => {
+          this.log.error({ err }, 'could not save device registry');
+          const failed = [...this.dirty];
+          if (failed.length > 0) this.scheduleSave(failed[0]!); // retried a period later
+        });
     }, FLUSH_MS);
     this.saveTimer.unref();
   }

@@ -68,3 +68,17 @@ test('a journal grown past 1 MB (and past the snapshot) is folded into devices.j
   expect(h.gw.module(DeviceRegistry)!.has('many-1')).toBe(false);
   expect(h.gw.module(DeviceRegistry)!.size).toBe(8001);
 });
+
+test('a change made while a flush is writing is journaled by the next flush', async () => {
+  const reg = h.gw.module(DeviceRegistry)!;
+  const inFlight = reg as unknown as { saving?: Promise<void> };
+  const before = inFlight.saving;
+  reg.touch('during-0', 'esp32-01');
+  // Polled from the check phase: the timer's flush has begun and its file writes cannot be done yet.
+  await new Promise<void>((resolve) => {
+    const poll = () => (inFlight.saving !== before ? resolve() : setImmediate(poll));
+    poll();
+  });
+  reg.touch('during-1', 'esp32-01');
+  await waitFor(() => journalLines().some((l) => l.device_id === 'during-1'), 5000, 'the change made during a flush');
+});
