@@ -16,7 +16,7 @@ import { join } from 'node:path';
 import { Worker } from 'node:worker_threads';
 import { SignJWT } from 'jose';
 import { Influxd, freePort } from '../dist/devtools/influxd.js';
-import { ROOT, SHARED, spawnLogged, waitHttp, stop, fmt, treeRssMb, seedRunnable, gatewayArgs } from './lib.mjs';
+import { ROOT, SHARED, spawnLogged, waitHttp, stop, fmt, treeRssMb, seedRunnable, gatewayArgs, gatewayEnv } from './lib.mjs';
 import { pct, send, sleep, tokenFor } from './abuse/http.mjs';
 import { startUpstream } from './abuse/upstream.mjs';
 import * as attacks from './abuse/attacks.mjs';
@@ -194,7 +194,7 @@ function gatewayTarget(influxd, upstream, dataDir, port, adminPort) {
     exited: () => exit,
     output: () => p?.out ?? '',
     async start() {
-      p = spawnLogged(process.execPath, gatewayArgs(), env);
+      p = spawnLogged(process.execPath, gatewayArgs(), gatewayEnv(env));
       exit = undefined;
       p.once('exit', (code, signal) => (exit = { code, signal }));
       await waitHttp(`http://127.0.0.1:${port}/health`);

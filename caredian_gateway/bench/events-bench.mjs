@@ -5,7 +5,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
 import { Influxd, freePort } from '../dist/devtools/influxd.js';
-import { ROOT, SHARED, need, spawnLogged, waitHttp, stop, token, wrk, fmt, gatewayArgs } from './lib.mjs';
+import { ROOT, SHARED, need, spawnLogged, waitHttp, stop, token, wrk, fmt, gatewayArgs, gatewayEnv } from './lib.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -25,13 +25,13 @@ try {
   procs.push(seed);
   await fetch(`${influxd.url}/query?q=${encodeURIComponent('CREATE DATABASE seed')}`, { method: 'POST' });
   const [gwPort, adminPort] = [await freePort(), await freePort()];
-  const gw = spawnLogged(process.execPath, gatewayArgs(), {
+  const gw = spawnLogged(process.execPath, gatewayArgs(), gatewayEnv({
     CAREDIAN_OPTIONS_PATH: '/nonexistent/options.json',
     HOST: '127.0.0.1', PORT: String(gwPort), INGRESS_PORT: String(adminPort), DATA_DIR: dataDir, LOG_LEVEL: 'warn',
     ADMIN_TOKEN: 'bench-admin-token-0123456789', INFLUX_URL: influxd.url, INFLUX_DB: 'gateway',
     CC_CLIENTS_JSON: JSON.stringify({ [CLIENT[0]]: { secret: CLIENT[1], devices: ['esp32-*'] } }),
     ...(process.env.BENCH_WORKERS !== undefined ? { INGEST_WORKERS: process.env.BENCH_WORKERS } : {}),
-  });
+  }));
   procs.push(gw);
   const targets = {
     seed: { url: `http://127.0.0.1:${seedPort}`, db: 'seed' },

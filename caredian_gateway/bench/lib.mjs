@@ -114,5 +114,21 @@ export const seedRunnable = () => {
   }
 };
 
+const RUN_SCRIPT = join(ROOT, 'rootfs', 'etc', 's6-overlay', 's6-rc.d', 'caredian', 'run');
+
+/** The node options and the malloc settings (`export MALLOC_X="${MALLOC_X:-v}"` lines) the add-on's run script starts the gateway with. */
+export function addonCommandLine() {
+  const script = readFileSync(RUN_SCRIPT, 'utf8');
+  const exec = /^exec "\$NODE_BIN" (.*)"\$APP_DIR\/dist\/main\.js"\s*$/m.exec(script);
+  if (!exec) throw new Error(`${RUN_SCRIPT}: no 'exec "$NODE_BIN" … "$APP_DIR/dist/main.js"' line`);
+  const env = {};
+  for (const m of script.matchAll(/^export (MALLOC_\w+)="\$\{\1:-([^}]+)\}"$/gm)) env[m[1]] = m[2];
+  if (Object.keys(env).length === 0) throw new Error(`${RUN_SCRIPT}: no MALLOC_* settings found`);
+  return { nodeArgs: exec[1].split(' ').filter(Boolean), env };
+}
+
+/** The gateway's environment for a bench: the add-on's malloc settings, then `env`. */
+export const gatewayEnv = (env = {}) => ({ ...addonCommandLine().env, ...env });
+
 /** The gateway's node command line: BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") before dist/main.js. */
 export const gatewayArgs = () => [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')];

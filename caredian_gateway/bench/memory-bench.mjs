@@ -12,22 +12,11 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
 import { freePort } from '../dist/devtools/influxd.js';
-import { ROOT, SHARED, seedRunnable, spawnLogged, stop, treeRssMb, waitHttp } from './lib.mjs';
+import { ROOT, SHARED, addonCommandLine, seedRunnable, spawnLogged, stop, treeRssMb, waitHttp } from './lib.mjs';
 
 const SECONDS = Math.max(35, Number(process.env.BENCH_SECONDS ?? 120));
 const SETTLE_S = 30;
 const TARGET_MB = 100;
-const RUN_SCRIPT = join(ROOT, 'rootfs', 'etc', 's6-overlay', 's6-rc.d', 'caredian', 'run');
-
-/** The node options and MALLOC_ARENA_MAX default the run script starts the gateway with. */
-function addonCommandLine() {
-  const script = readFileSync(RUN_SCRIPT, 'utf8');
-  const exec = /^exec "\$NODE_BIN" (.*)"\$APP_DIR\/dist\/main\.js"\s*$/m.exec(script);
-  if (!exec) throw new Error(`${RUN_SCRIPT}: no 'exec "$NODE_BIN" … "$APP_DIR/dist/main.js"' line`);
-  const arena = /MALLOC_ARENA_MAX:-(\d+)/.exec(script)?.[1];
-  return { nodeArgs: exec[1].split(' ').filter(Boolean), env: arena ? { MALLOC_ARENA_MAX: arena } : {} };
-}
-
 function status(pid) {
   const s = readFileSync(`/proc/${pid}/status`, 'utf8');
   const kb = (k) => Number(new RegExp(`${k}:\\s+(\\d+)`).exec(s)?.[1] ?? NaN) / 1024;

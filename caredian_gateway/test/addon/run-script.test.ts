@@ -99,9 +99,9 @@ test('the run script starts through with-contenv: add-on mode, Home Assistant re
   const g = await runLikeS6(RUN, options);
   try {
     expect((JSON.parse(g.out().split('\n').find((l) => l.includes('CareDian Gateway started'))!) as { mode: string }).mode).toBe('addon');
-    // Every step execs, so the spawned pid is the gateway itself, started with two malloc arenas.
+    // Every step execs, so the spawned pid is the gateway itself, started with the malloc settings.
     expect(readFileSync(`/proc/${g.p.pid}/cmdline`, 'utf8').split('\0')).toContain(join(process.cwd(), 'dist', 'main.js'));
-    expect(readFileSync(`/proc/${g.p.pid}/environ`, 'utf8').split('\0')).toContain('MALLOC_ARENA_MAX=2');
+    expect(readFileSync(`/proc/${g.p.pid}/environ`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_TRIM_THRESHOLD_=262144']));
     await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${g.port}/ready`)).json()) as Ready).checks.home_assistant.state === 'connected', 15_000, `Home Assistant reached (output: ${g.out()})`);
     expect(ha.supervisorRequests).toContain('WS /core/websocket');
     expect(ha.supervisorAuthFailures).toBe(0);
