@@ -210,16 +210,20 @@ export class DeviceRegistry implements GatewayModule {
 
   private scheduleSave(deviceId: string): void {
     this.dirty.add(deviceId);
+    this.armFlush();
+  }
+
+  /** Starts the flush timer unless it is running; flushes run one after another. */
+  private armFlush(): void {
     if (this.saveTimer) return;
     this.saveTimer = setTimeout(() => {
-      // A change made while a flush is writing gets its own timer; flushes run one after another.
+      // A change made while this flush is writing arms the next one.
       this.saveTimer = undefined;
       this.saving = (this.saving ?? Promise.resolve())
         .then(() => this.flush())
         .catch((err: unknown) => {
           this.log.error({ err }, 'could not save device registry');
-          const failed = [...this.dirty];
-          if (failed.length > 0) this.scheduleSave(failed[0]!); // retried a period later
+          if (this.dirty.size > 0) this.armFlush(); // retried a period later
         });
     }, FLUSH_MS);
     this.saveTimer.unref();
