@@ -1,6 +1,7 @@
 // npm run bench: the same POST /events/fall load against the seed design (FastAPI, one synchronous
 // InfluxDB write per event) and this gateway, alternating, on one InfluxDB. Prints requests/s,
-// p50/p99 latency, and events stored vs acknowledged for both.
+// p50/p99 latency, and events stored vs acknowledged for both; and, as a reference, the same load
+// on a bare node:http server that does no work (bench/floor-server.mjs): the latency floor here.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir, cpus } from 'node:os';
 import { join } from 'node:path';
@@ -33,6 +34,9 @@ try {
     ...(process.env.BENCH_WORKERS !== undefined ? { INGEST_WORKERS: process.env.BENCH_WORKERS } : {}),
   }));
   procs.push(gw);
+  const floorPort = await freePort();
+  const floor = spawnLogged(process.execPath, [join(ROOT, 'bench', 'floor-server.mjs')], gatewayEnv({ PORT: String(floorPort) }));
+  procs.push(floor);
   const targets = {
     seed: { url: `http://127.0.0.1:${seedPort}`, db: 'seed' },
     gateway: { url: `http://127.0.0.1:${gwPort}`, db: 'gateway' },
@@ -43,6 +47,8 @@ try {
     throw new Error(`seed peer did not start (apt-get install -y python3-fastapi python3-uvicorn python3-jwt python3-requests python3-cryptography): ${seed.out}`);
   }
   await waitHttp(`${targets.gateway.url}/health`);
+  await waitHttp(`http://127.0.0.1:${floorPort}/`);
+  const floorUrl = `http://127.0.0.1:${floorPort}/events/fall`;
   for (const t of Object.values(targets)) t.token = await token(t.url, ...CLIENT);
 
   const count = async (db) => {
@@ -62,11 +68,12 @@ try {
   };
   await drained();
   const baseline = { seed: await count('seed'), gateway: await count('gateway') };
-  const runs = { seed: [], gateway: [] };
+  const runs = { seed: [], gateway: [], floor: [] };
+  await wrk(floorUrl, { connections: CONNECTIONS, seconds: 3, script: join(ROOT, 'bench', 'wrk-post.lua'), env: { BENCH_TOKEN: 'none' } });
   for (let round = 1; round <= ROUNDS; round++) {
-    for (const name of ['seed', 'gateway']) {
-      const t = targets[name];
-      const r = await wrk(`${t.url}/events/fall`, { connections: CONNECTIONS, seconds: SECONDS, script: join(ROOT, 'bench', 'wrk-post.lua'), env: { BENCH_TOKEN: t.token } });
+    for (const name of ['seed', 'gateway', 'floor']) {
+      const url = name === 'floor' ? floorUrl : `${targets[name].url}/events/fall`;
+      const r = await wrk(url, { connections: CONNECTIONS, seconds: SECONDS, script: join(ROOT, 'bench', 'wrk-post.lua'), env: { BENCH_TOKEN: targets[name]?.token ?? 'none' } });
       runs[name].push(r);
       console.log(`round ${round} ${name.padEnd(8)} ${fmt(r.rps, 0).padStart(7)} req/s  p50 ${fmt(r.p50, 2)} ms  p99 ${fmt(r.p99, 2)} ms  2xx ${r.ok}  non-2xx ${r.non2xx}  socket errors ${r.socketErrors}`);
     }
@@ -97,7 +104,10 @@ try {
   console.log(`\nthroughput ratio gateway/seed: ${fmt(ratio, 1)}x (target >= 30x); gateway p99 ${fmt(g.p99, 2)} ms (target <= 10 ms)`);
   console.log(`gateway: ${g.stored} stored for ${g.acked} acknowledged; the ${inFlight} extra were in flight when wrk stopped (processed, not counted by wrk; at most ${CONNECTIONS * ROUNDS}): ${inFlight >= 0 && inFlight <= CONNECTIONS * ROUNDS ? 'nothing lost' : 'MISMATCH'}`);
   console.log(`seed: ${summary.seed.stored} stored for ${summary.seed.acked} acknowledged (${fmt(100 * (1 - summary.seed.stored / summary.seed.acked), 1)}% overwritten by same-second writes)`);
-  console.log(JSON.stringify({ summary, ratio }));
+  const fl = runs.floor;
+  const floorSummary = { rps: fl.reduce((a, r) => a + r.rps, 0) / fl.length, p50: Math.max(...fl.map((r) => r.p50)), p99: Math.max(...fl.map((r) => r.p99)), p99s: fl.map((r) => r.p99) };
+  console.log(`floor (bench/floor-server.mjs: node:http answering the same request, doing nothing else): ${fmt(floorSummary.rps, 0)} req/s, p50 ${fmt(floorSummary.p50, 2)} ms, p99 per round ${floorSummary.p99s.map((v) => fmt(v, 2)).join(' / ')} ms`);
+  console.log(JSON.stringify({ summary, ratio, floor: floorSummary }));
 } finally {
   for (const p of procs.reverse()) await stop(p);
   await influxd.destroy();

@@ -179,7 +179,13 @@ export class AlertService implements GatewayModule {
     const time = new Date(Number(BigInt(e.ts_ns) / 1_000_000n)).toISOString();
     // A call for help never waits and no fall cooldown or decision mode suppresses it.
     if (help) return this.onFall(e, now, time, 'help');
-    const active = [...this.alerts.values()].find((a) => a.device_id === e.device_id && (a.state === 'open' || a.state === 'pending') && a.kind !== 'help');
+    let active: Alert | undefined;
+    for (const a of this.alerts.values()) {
+      if (a.device_id === e.device_id && (a.state === 'open' || a.state === 'pending') && a.kind !== 'help') {
+        active = a;
+        break;
+      }
+    }
     // The seed's should_alert: inside the cooldown a repeat updates the active alert instead of alerting again.
     if (active && now - active.created_ms < this.s.cooldownSec * 1000) return this.onRepeat(active, e, time);
     // A report the decision policy did not confirm (FALL_DECISION_MODE, the cooldown) never opens an alert.
@@ -328,7 +334,8 @@ export class AlertService implements GatewayModule {
         changed = true;
       }
     }
-    if (changed || this.dirty) this.save();
+    if (changed) this.save();
+    else if (this.dirty) this.saveInBackground();
     if ([...this.alerts.values()].some((a) => a.outbox.some((o) => o.nextTryMs <= now))) void this.drain();
   }
 
@@ -384,7 +391,27 @@ export class AlertService implements GatewayModule {
 
   private save(): void {
     this.dirty = false;
-    const ok = this.file.save(this.alerts.values(), this.cursor);
+    this.noteSaved(this.file.save(this.alerts.values(), this.cursor));
+  }
+
+  /** Repeats inside an alert replay from the event log after a crash, so saving them may wait for the disk. */
+  private saveInBackground(): void {
+    const p = this.file.saveInBackground(this.alerts.values(), this.cursor);
+    if (!p) return; // one is running: still dirty, the next tick saves
+    this.dirty = false;
+    p.then(
+      (ok) => {
+        if (!ok) this.dirty = true;
+        this.noteSaved(ok);
+      },
+      (err: unknown) => {
+        this.dirty = true;
+        this.log.error({ err, path: this.file.path }, 'could not save the alerts; will retry');
+      },
+    );
+  }
+
+  private noteSaved(ok: boolean): void {
     if (ok === this.saved) return;
     this.saved = ok;
     if (!ok) this.log.error({ path: this.file.path }, 'disk full: alerts are kept in memory (and still delivered) and saved when there is space');

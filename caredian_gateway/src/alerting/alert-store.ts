@@ -3,7 +3,7 @@
 // stored just before a crash still alerts).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { isDiskFull, writeFileAtomic } from '../core/files.js';
+import { isDiskFull, writeFileAtomic, writeFileAtomicAsyncUnlessStale } from '../core/files.js';
 import type { AlertView } from '../domain/alerts.js';
 import type { SinkDelivery } from './sink.js';
 
@@ -50,8 +50,13 @@ export class AlertFile {
     return saved;
   }
 
+  /** Counts saves, so a background save overtaken by a synchronous one is dropped. */
+  private generation = 0;
+  private background?: Promise<boolean>;
+
   /** False on a full disk: the alerts stay in memory and the next save writes them all (/ready says why). */
   save(alerts: Iterable<Alert>, cursor: number): boolean {
+    this.generation++;
     try {
       writeFileAtomic(this.path, JSON.stringify({ cursor, alerts: [...alerts] } satisfies Saved), 0o600);
       return true;
@@ -59,5 +64,25 @@ export class AlertFile {
       if (isDiskFull(err)) return false;
       throw err;
     }
+  }
+
+  /**
+   * The same save off the event loop (two fsyncs on the main thread stall every request in flight),
+   * for changes that may reach the disk a little later. A save() made meanwhile wins. Undefined while
+   * one is already running; resolves false on a full disk, true otherwise.
+   */
+  saveInBackground(alerts: Iterable<Alert>, cursor: number): Promise<boolean> | undefined {
+    if (this.background) return undefined;
+    const gen = ++this.generation;
+    const data = JSON.stringify({ cursor, alerts: [...alerts] } satisfies Saved);
+    const p = writeFileAtomicAsyncUnlessStale(this.path, data, 0o600, () => gen === this.generation).then(
+      () => true,
+      (err: unknown) => {
+        if (isDiskFull(err)) return false;
+        throw err;
+      },
+    );
+    this.background = p.finally(() => (this.background = undefined));
+    return p;
   }
 }

@@ -60,6 +60,19 @@ export function fsyncDir(dir: string): void {
 
 /** writeFileAtomic without blocking the event loop (for periodic state saves on hot paths). */
 export async function writeFileAtomicAsync(path: string, data: string | Buffer, mode = 0o600): Promise<void> {
+  await atomicAsync(path, data, mode);
+}
+
+/**
+ * writeFileAtomicAsync for a file that synchronous saves write too: the rename happens on the
+ * event loop, and only if `stillWanted()` still answers true once the temp file is on disk, so a
+ * synchronous save made meanwhile is never overwritten by this older content. False when dropped.
+ */
+export function writeFileAtomicAsyncUnlessStale(path: string, data: string | Buffer, mode: number, stillWanted: () => boolean): Promise<boolean> {
+  return atomicAsync(path, data, mode, stillWanted);
+}
+
+async function atomicAsync(path: string, data: string | Buffer, mode: number, stillWanted?: () => boolean): Promise<boolean> {
   await mkdir(dirname(path), { recursive: true });
   const tmp = tmpName(path);
   try {
@@ -71,7 +84,12 @@ export async function writeFileAtomicAsync(path: string, data: string | Buffer, 
     } finally {
       await fh.close();
     }
-    await rename(tmp, path);
+    if (stillWanted && !stillWanted()) {
+      await rm(tmp, { force: true });
+      return false;
+    }
+    if (stillWanted) renameSync(tmp, path);
+    else await rename(tmp, path);
   } catch (e) {
     await rm(tmp, { force: true }).catch(() => undefined);
     throw e;
@@ -84,6 +102,7 @@ export async function writeFileAtomicAsync(path: string, data: string | Buffer, 
   } finally {
     await dir.close();
   }
+  return true;
 }
 
 /**

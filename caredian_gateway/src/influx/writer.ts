@@ -23,6 +23,8 @@ export interface InfluxWriterOptions {
 
 type Outcome = 'ok' | 'retry';
 
+const CURSOR_SAVE_EVERY_MS = 1000;
+
 export class InfluxWriter implements GatewayModule {
   readonly name = 'influx-writer';
   private cursor = 0;
@@ -38,6 +40,8 @@ export class InfluxWriter implements GatewayModule {
   private offCommitted?: () => void;
   /** When the oldest record not yet written was received (epoch ms), as of the last batch read. */
   private oldestPendingMs = 0;
+  private savedCursor = 0;
+  private cursorSavedAtMs = 0;
   private readonly cursorPath: string;
   readonly deadLetterPath: string;
   private readonly batchMax: number;
@@ -59,6 +63,7 @@ export class InfluxWriter implements GatewayModule {
 
   async start(): Promise<void> {
     if (existsSync(this.cursorPath)) this.cursor = Number(readFileSync(this.cursorPath, 'utf8').trim()) || 0;
+    this.savedCursor = this.cursor;
     // Known before the first batch is read, so a writer that cannot reach InfluxDB reports its lag.
     this.oldestPendingMs = this.store.readAfter(this.cursor, 1)[0]?.received_ms ?? 0;
     this.running = true;
@@ -71,6 +76,7 @@ export class InfluxWriter implements GatewayModule {
     this.offCommitted?.();
     this.wake?.();
     await this.loopDone;
+    await this.saveCursor().catch((err: unknown) => this.log.error({ err }, 'could not save the InfluxDB cursor'));
   }
 
   status(): ModuleStatus {
@@ -95,6 +101,8 @@ export class InfluxWriter implements GatewayModule {
   private onCommitted = () => this.wake?.();
 
   private sleep(ms: number): Promise<void> {
+    // stop() may have come while the loop awaited something else: its wake-up found no sleep.
+    if (!this.running) return Promise.resolve();
     return new Promise((res) => {
       const t = setTimeout(done, ms);
       function done() {
@@ -113,6 +121,9 @@ export class InfluxWriter implements GatewayModule {
           continue;
         }
         if (this.store.lastCommittedSeq <= this.cursor) {
+          await this.saveCursor();
+          // Records committed while the cursor was saved found no sleep to wake: write them now.
+          if (this.store.lastCommittedSeq > this.cursor) continue;
           if (!this.state.ready && this.failures === 0) this.state = { ready: true, detail: 'idle' };
           await this.sleep(30_000);
           continue;
@@ -141,7 +152,19 @@ export class InfluxWriter implements GatewayModule {
     this.cursor = seq;
     // The next record's arrival is known once the loop reads it, a batch wait from now.
     this.oldestPendingMs = 0;
+    // The saved cursor only says where to resume after a restart, and a resent point overwrites
+    // itself (same series, same timestamp): under load it is saved once a second, not after every
+    // batch (each save is two fsyncs on the disk the event log commits to).
+    if (Date.now() - this.cursorSavedAtMs >= CURSOR_SAVE_EVERY_MS) await this.saveCursor();
+  }
+
+  /** Saves the cursor if it moved, then releases the log segments InfluxDB now holds. */
+  private async saveCursor(): Promise<void> {
+    const seq = this.cursor;
+    if (seq === this.savedCursor) return;
+    this.cursorSavedAtMs = Date.now();
     await writeFileAtomicAsync(this.cursorPath, String(seq), 0o644);
+    this.savedCursor = seq;
     this.store.release(seq);
   }
 

@@ -178,7 +178,14 @@ export class IngestCore implements GatewayModule {
       const eventId = event.kind === 'fall' ? event.event_id : '';
       const alert = b.event === 'fall' || b.event === 'help' || b.event === 'sos' ? this.d.alertFor?.(eventId, b.device_id) : undefined;
       const value: FallStored = { event_id: eventId, ...(alert ? { alert } : {}) };
-      if (b.event === 'fall' && !duplicate) this.d.log.warn({ device_id: b.device_id, event_id: value.event_id, prob: b.prob, decided: decision !== undefined, via: who.via }, 'fall reported by a device');
+      if (b.event === 'fall' && !duplicate) {
+        // A report that joins an alert already open for the device (a device repeating its fall,
+        // several sensors seeing one fall) is in the event log and the alert's count; the add-on
+        // log gets one warning per alert, not one per report (a busy device would flood it).
+        const line = { device_id: b.device_id, event_id: eventId, prob: b.prob, decided: decision !== undefined, via: who.via, ...(alert ? { alert: alert.id } : {}) };
+        if (alert && alert.id !== eventId) this.d.log.debug(line, 'fall reported by a device: joins the open alert');
+        else this.d.log.warn(line, 'fall reported by a device');
+      }
       return { kind: duplicate ? 'duplicate' : 'stored', value };
     } catch (err) {
       if (before) decider.restore(b.device_id, before);

@@ -65,11 +65,20 @@ export class IngestMetrics {
     this.imuFalls = new Counter({ name: 'caredian_imu_falls_decided_total', help: 'Falls decided from IMU streams and stored, by who decided (model, sensor, both)', labelNames: ['source'], registers });
   }
 
+  /** The label children of each (input, kind, outcome, reason) seen: prom-client hashes a label object on every call otherwise. */
+  private readonly series = new Map<string, { count: Counter.Internal; duration: Histogram.Internal<'input' | 'kind' | 'result'> }>();
+
   readonly onOutcome: IngestObserver = (input, kind, o, arrivedAtMs) => {
     const seconds = (performance.timeOrigin + performance.now() - arrivedAtMs) / 1000;
     const reason = refusalReason(o);
-    this.requests.inc(reason ? { input, kind, outcome: o.kind, reason } : { input, kind, outcome: o.kind });
-    this.duration.observe({ input, kind, result: reason ? 'refused' : 'accepted' }, Math.max(0, seconds));
+    const key = `${input} ${kind} ${o.kind} ${reason ?? ''}`;
+    let s = this.series.get(key);
+    if (!s) {
+      s = { count: this.requests.labels(reason ? { input, kind, outcome: o.kind, reason } : { input, kind, outcome: o.kind }), duration: this.duration.labels({ input, kind, result: reason ? 'refused' : 'accepted' }) };
+      this.series.set(key, s);
+    }
+    s.count.inc();
+    s.duration.observe(Math.max(0, seconds));
     if (kind === 'imu' && o.kind === 'stored') {
       const falls = (o.value as { falls?: { source: string }[] }).falls;
       if (falls) for (const f of falls) this.imuFalls.inc({ source: f.source });

@@ -1,6 +1,6 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic, writeFileAtomicAsync } from '../../src/core/files.js';
+import { writeFileAtomic, writeFileAtomicAsync, writeFileAtomicAsyncUnlessStale } from '../../src/core/files.js';
 import { tempDir } from '../support/harness.js';
 
 test('overlapping sync and async atomic writes of one file never leave it torn or leave temp files', async () => {
@@ -30,4 +30,20 @@ test.each([
   await expect(write(path)).rejects.toThrow();
   expect(readdirSync(dir)).toEqual(['clients.json']);
   expect(readdirSync(path)).toEqual(['inside']);
+});
+
+test('an async save overtaken by a sync save of the same file is dropped, never renamed over it', async () => {
+  const dir = tempDir();
+  const path = join(dir, 'alerts.json');
+  let generation = 1;
+  const older = writeFileAtomicAsyncUnlessStale(path, 'older', 0o600, () => generation === 1);
+  // The synchronous save lands while the older content is still being written.
+  generation = 2;
+  writeFileAtomic(path, 'newer');
+  await expect(older).resolves.toBe(false);
+  expect(readFileSync(path, 'utf8')).toBe('newer');
+  expect(readdirSync(dir)).toEqual(['alerts.json']);
+  // Still wanted: written as writeFileAtomicAsync would.
+  await expect(writeFileAtomicAsyncUnlessStale(path, 'latest', 0o600, () => true)).resolves.toBe(true);
+  expect(readFileSync(path, 'utf8')).toBe('latest');
 });

@@ -35,6 +35,8 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
       const listed = (await (await fetch(`${h.adminUrl}/api/events?device_id=esp32-01&limit=5`, { headers: ADMIN })).json()) as { source: string; events: unknown[] };
       expect(listed.source).toBe('influxdb');
       expect(listed.events).toHaveLength(5);
+      // The alert steps of those falls are written after them: the writer catches up on them too.
+      await waitFor(() => h.gw.module(InfluxModule)!.writer!.status().backlog === 0, 10_000, 'writer caught up');
       expect(h.gw.module(InfluxModule)!.writer!.status()).toMatchObject({ ready: true, backlog: 0 });
     } finally {
       await h.close();
@@ -107,6 +109,25 @@ describe('InfluxDB writer (real InfluxDB 1.x)', () => {
     } finally {
       await h.close();
     }
+  });
+
+  test('the saved cursor (where to resume after a restart) catches up once the writer is idle, and at stop', async () => {
+    const db = uniqueDb('cursor');
+    const h = await startGateway({ INFLUX_URL: influxUrl(), INFLUX_DB: db }, { keepData: true });
+    const cursorFile = `${h.config.data_dir}/eventlog/influx.cursor`;
+    const saved = () => (existsSync(cursorFile) ? Number(readFileSync(cursorFile, 'utf8')) : 0);
+    try {
+      const burst = (n: number, from: number) => postAll(h, '/events/fall', 'events:fall:ingest', Array.from({ length: n }, (_, i) => ({ device_id: 'c1', event: 'walk', prob: 0.1, event_id: `c-${from + i}` })));
+      await burst(50, 0);
+      await waitFor(async () => (await storedEventIds(db)).size === 50, 20_000, 'all written');
+      // Under load it is saved at most once a second; once nothing is left to write, at once.
+      await waitFor(() => saved() === h.gw.store.lastCommittedSeq, 5_000, 'cursor saved when idle').catch((e) => { throw new Error(`${e.message}: saved ${saved()}, last ${h.gw.store.lastCommittedSeq}, ${JSON.stringify(h.gw.module(InfluxModule)!.writer!.status())}`); });
+      await burst(30, 50);
+      await waitFor(async () => (await storedEventIds(db)).size === 80, 20_000, 'all written');
+    } finally {
+      await h.close();
+    }
+    expect(saved()).toBe(h.gw.store.lastCommittedSeq);
   });
 
   test('log segments are released once written', async () => {
