@@ -130,5 +130,5 @@ export function addonCommandLine() {
 /** The gateway's environment for a bench: the add-on's malloc settings, then `env`. */
 export const gatewayEnv = (env = {}) => ({ ...addonCommandLine().env, ...env });
 
-/** The gateway's node command line: BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof") before dist/main.js. */
-export const gatewayArgs = () => [...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')];
+/** The gateway's node command line: the run script's node options, then BENCH_GATEWAY_NODE_ARGS (e.g. "--cpu-prof --cpu-prof-dir=/tmp/prof"), then dist/main.js. */
+export const gatewayArgs = () => [...addonCommandLine().nodeArgs, ...(process.env.BENCH_GATEWAY_NODE_ARGS?.split(' ').filter(Boolean) ?? []), join(ROOT, 'dist', 'main.js')];

@@ -10,7 +10,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { freePort } from '../dist/devtools/influxd.js';
-import { ROOT, spawnLogged, waitHttp, stop, fmt, gatewayEnv } from './lib.mjs';
+import { ROOT, spawnLogged, waitHttp, stop, fmt, gatewayArgs, gatewayEnv } from './lib.mjs';
 
 const STEPS = (process.env.BENCH_STEPS ?? '250,500,1000,1500,2000,2500,3000').split(',').map(Number);
 const STEP_SEC = Number(process.env.BENCH_STEP_SEC ?? 40);
@@ -44,7 +44,7 @@ const env = {
   MAX_DEVICES: '20000', MAX_NEW_DEVICES_PER_MIN: '10000', IMU_STATE_MAX_MB: '256', MAX_CONNECTIONS_PER_ADDRESS: '0',
   ...(process.env.BENCH_WORKERS !== undefined ? { INGEST_WORKERS: process.env.BENCH_WORKERS } : {}),
 };
-const gw = spawnLogged(process.execPath, [join(ROOT, 'dist', 'main.js')], gatewayEnv(env));
+const gw = spawnLogged(process.execPath, gatewayArgs(), gatewayEnv(env));
 const url = `http://127.0.0.1:${port}`;
 const admin = (path) => fetch(`http://127.0.0.1:${adminPort}${path}`, { headers: { Authorization: `Bearer ${ADMIN}` } });
 try {

@@ -44,6 +44,8 @@ export class HaDiscoveryModule implements GatewayModule {
   private readonly slugs = new Slugs();
   /** Devices whose configs are on the broker, with the config payloads last sent. */
   private published = new Map<string, string>();
+  /** Counts discovery rounds (each broker connection, each Home Assistant restart). */
+  private round = 0;
   private chains = new Map<string, Promise<void>>();
   private pending = new Map<string, NodeJS.Timeout>();
   private gatewayTimer?: NodeJS.Timeout;
@@ -72,6 +74,7 @@ export class HaDiscoveryModule implements GatewayModule {
     const { mqtt, bus } = this.d;
     mqtt.onConnect(() => {
       // The broker may have lost its retained messages (a restart without persistence): send all again.
+      this.round++;
       this.published.clear();
       void this.publishAll();
       for (const f of this.availableListeners) f();
@@ -79,6 +82,7 @@ export class HaDiscoveryModule implements GatewayModule {
     mqtt.subscribe(`${this.d.prefix}/status`, (_t, p) => {
       if (p.toString() === 'online') {
         this.d.log.info('Home Assistant is online: sending discovery again');
+        this.round++;
         this.published.clear();
         void this.publishAll();
       }
@@ -161,8 +165,12 @@ export class HaDiscoveryModule implements GatewayModule {
     const configs = deviceConfigs(this.t, this.info(deviceId, s ?? this.d.devices().find((x) => x.device_id === deviceId)));
     const key = JSON.stringify(configs);
     if (this.published.get(deviceId) === key) return;
+    const round = this.round;
     for (const c of configs) await this.d.mqtt.publish(c.topic, JSON.stringify(c.payload), { retain: true });
-    this.published.set(deviceId, key);
+    // A reconnect (or Home Assistant's restart) meanwhile: the configs sent before it may be gone
+    // with the broker's retained messages, so this device is not marked sent and the round
+    // started by the reconnect sends them all again (it queues behind this one, per device).
+    if (round === this.round) this.published.set(deviceId, key);
   }
 
   /** One device's messages go out in order, one at a time (an event and a state change may race). */

@@ -100,7 +100,7 @@ test('the run script starts through with-contenv: add-on mode, Home Assistant re
   try {
     expect((JSON.parse(g.out().split('\n').find((l) => l.includes('CareDian Gateway started'))!) as { mode: string }).mode).toBe('addon');
     // Every step execs, so the spawned pid is the gateway itself, started with the malloc settings.
-    expect(readFileSync(`/proc/${g.p.pid}/cmdline`, 'utf8').split('\0')).toContain(join(process.cwd(), 'dist', 'main.js'));
+    expect(readFileSync(`/proc/${g.p.pid}/cmdline`, 'utf8').split('\0')).toEqual(expect.arrayContaining([join(process.cwd(), 'dist', 'main.js'), '--max-semi-space-size=32']));
     expect(readFileSync(`/proc/${g.p.pid}/environ`, 'utf8').split('\0')).toEqual(expect.arrayContaining(['MALLOC_ARENA_MAX=2', 'MALLOC_MMAP_THRESHOLD_=131072', 'MALLOC_TRIM_THRESHOLD_=262144']));
     await waitFor(async () => ((await (await fetch(`http://127.0.0.1:${g.port}/ready`)).json()) as Ready).checks.home_assistant.state === 'connected', 15_000, `Home Assistant reached (output: ${g.out()})`);
     expect(ha.supervisorRequests).toContain('WS /core/websocket');
@@ -153,3 +153,14 @@ test('the same script without with-contenv does not reach Home Assistant, and /r
 function dataDirOf(g: Started): string {
   return JSON.parse(g.out().split('\n').find((l) => l.includes('CareDian Gateway started'))!).data_dir as string;
 }
+
+test('npm start runs the gateway with the run script\'s node options and malloc settings', () => {
+  const script = readFileSync(RUN, 'utf8');
+  const start = (JSON.parse(readFileSync('package.json', 'utf8')) as { scripts: { start: string } }).scripts.start;
+  const nodeArgs = /^exec "\$NODE_BIN" (.*)"\$APP_DIR\/dist\/main\.js"\s*$/m.exec(script)![1]!.trim();
+  expect(nodeArgs).toContain('--max-semi-space-size=32');
+  expect(start).toContain(`node ${nodeArgs} dist/main.js`);
+  const malloc = [...script.matchAll(/^export (MALLOC_\w+)="\$\{\1:-([^}]+)\}"$/gm)].map((m) => `${m[1]}=\${${m[1]}:-${m[2]}}`);
+  expect(malloc).toHaveLength(3);
+  for (const m of malloc) expect(start).toContain(m);
+});
