@@ -1,15 +1,17 @@
 // The window probabilities of an ONNX network that is not trained by this recipe (fallnet 1.2.0's
 // `models/fallnet-waist.onnx`), on the trials of some placements, for choose.py's knob rule:
-//   node training/window_probs.mjs <model.onnx> <work dir> <out.json> <placement,placement...>
+//   node training/window_probs.mjs <model.onnx> <work dir> <out.json> <placement,placement...> [--raw]
+// `dataset=<name>` in the list selects a dataset's trials instead (training/experiments compares a
+// shipped LODO network on the dataset it never saw); --raw writes them unrounded.
 // Reads the loader's cache (<work>/data/acc.npy, float32 [samples, 3], and trials.json); windows end
 // at 200, 225, ... samples like recipe.trial_probs and the runtime. Writes {trial key: [prob, ...]}.
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 
-const [model, work, out, placementList] = process.argv.slice(2);
-if (!model || !work || !out || !placementList) {
-  console.error('usage: node training/window_probs.mjs <model.onnx> <work dir> <out.json> <placement,...>');
+const [model, work, out, placementList, flag] = process.argv.slice(2);
+if (!model || !work || !out || !placementList || (flag !== undefined && flag !== '--raw')) {
+  console.error('usage: node training/window_probs.mjs <model.onnx> <work dir> <out.json> <placement,...|dataset=name,...> [--raw]');
   process.exit(2);
 }
 const WINDOW = 200;
@@ -28,6 +30,7 @@ function readNpy(path) {
 const acc = readNpy(join(work, 'data', 'acc.npy'));
 const { trials } = JSON.parse(readFileSync(join(work, 'data', 'trials.json'), 'utf8'));
 const wanted = new Set(placementList.split(','));
+const selected = (t) => wanted.has(t.placement) || wanted.has(`dataset=${t.dataset}`);
 const session = await ort.InferenceSession.create(model, { intraOpNumThreads: 1, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all' });
 const [input] = session.inputNames;
 const [output] = session.outputNames;
@@ -35,7 +38,7 @@ const result = {};
 let windows = 0;
 const t0 = Date.now();
 for (const t of trials) {
-  if (!wanted.has(t.placement)) continue;
+  if (!selected(t)) continue;
   const ends = [];
   for (let e = WINDOW; e <= t.n; e += HOP) ends.push(e);
   const probs = [];
@@ -46,7 +49,7 @@ for (const t of trials) {
     const r = await session.run({ [input]: new ort.Tensor('float32', x, [part.length, WINDOW, 3]) });
     probs.push(...r[output].data);
   }
-  result[t.key] = probs.map((p) => Math.round(p * 1e6) / 1e6);
+  result[t.key] = flag === '--raw' ? probs : probs.map((p) => Math.round(p * 1e6) / 1e6);
   windows += ends.length;
 }
 writeFileSync(out, JSON.stringify(result));

@@ -1,7 +1,7 @@
 """Experiment helper (not part of `npm run train`): compare LODO probabilities of one held-out dataset between recipes.
 
   OMP_NUM_THREADS=1 chrt -i 0 nice -n 19 /usr/bin/python3 training/experiments/lodo_compare.py DATASET NAME=SPEC ...
-SPEC: a .json ({trial key: [prob, ...]}, e.g. the shipped LODO ONNX scored by onnx_lodo_probs.mjs),
+SPEC: a .json ({trial key: [prob, ...]}, e.g. the shipped LODO ONNX scored by training/window_probs.mjs dataset=NAME --raw),
 a cv.py oof_*.npz, or A+B (the mean of two, window by window: a 2-network ensemble).
 (a) the knobs the shipped LODO model carries (chosen by choose.py's rule WITHOUT this dataset, on the
 shipped recipe's probabilities), applied to each probability set: the card's LODO rows for the shipped one;
