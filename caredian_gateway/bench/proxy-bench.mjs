@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { createHash, randomUUID } from 'node:crypto';
 import { SignJWT } from 'jose';
 import { freePort } from '../dist/devtools/influxd.js';
-import { ROOT, need, spawnLogged, waitHttp, stop, wrk, fmt, gatewayEnv } from './lib.mjs';
+import { ROOT, need, spawnLogged, waitHttp, stop, wrk, fmt, gatewayArgs, gatewayEnv } from './lib.mjs';
 
 const SECONDS = Number(process.env.BENCH_SECONDS ?? 10);
 const ROUNDS = Number(process.env.BENCH_ROUNDS ?? 2);
@@ -20,7 +20,7 @@ try {
   const upPort = await freePort();
   procs.push(spawnLogged(process.execPath, [join(ROOT, 'bench', 'upstream.mjs'), String(upPort)]));
   const [gwPort, adminPort] = [await freePort(), await freePort()];
-  procs.push(spawnLogged(process.execPath, [join(ROOT, 'dist', 'main.js')], gatewayEnv({
+  procs.push(spawnLogged(process.execPath, gatewayArgs(), gatewayEnv({
     CAREDIAN_OPTIONS_PATH: '/nonexistent/options.json', HOST: '127.0.0.1', PORT: String(gwPort), INGRESS_PORT: String(adminPort),
     DATA_DIR: join(dir, 'data'), LOG_LEVEL: 'warn', ADMIN_TOKEN: 'bench-admin-token-0123456789',
     API_KEYS_JSON: JSON.stringify({ bench: KEY }),

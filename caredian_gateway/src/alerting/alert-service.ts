@@ -181,7 +181,7 @@ export class AlertService implements GatewayModule {
     if (help) return this.onFall(e, now, time, 'help');
     let active: Alert | undefined;
     for (const a of this.alerts.values()) {
-      if (a.device_id === e.device_id && (a.state === 'open' || a.state === 'pending') && a.kind !== 'help') {
+      if (isActiveFall(a, e.device_id)) {
         active = a;
         break;
       }
@@ -290,7 +290,7 @@ export class AlertService implements GatewayModule {
 
   private activeFall(deviceId: string): Alert | undefined {
     let best: Alert | undefined;
-    for (const a of this.alerts.values()) if (a.device_id === deviceId && a.kind !== 'help' && (a.state === 'pending' || a.state === 'open') && (!best || a.created_ms > best.created_ms)) best = a;
+    for (const a of this.alerts.values()) if (isActiveFall(a, deviceId) && (!best || a.created_ms > best.created_ms)) best = a;
     return best;
   }
 
@@ -417,6 +417,11 @@ export class AlertService implements GatewayModule {
     if (!ok) this.log.error({ path: this.file.path }, 'disk full: alerts are kept in memory (and still delivered) and saved when there is space');
     else this.log.info('alerts saved again');
   }
+}
+
+/** A fall alert of the device that is still pending or open (a call for help is never one). */
+function isActiveFall(a: Alert, deviceId: string): boolean {
+  return a.device_id === deviceId && a.kind !== 'help' && (a.state === 'pending' || a.state === 'open');
 }
 
 function view(a: Alert): AlertView {

@@ -52,7 +52,7 @@ export class AlertFile {
 
   /** Counts saves, so a background save overtaken by a synchronous one is dropped. */
   private generation = 0;
-  private background?: Promise<boolean>;
+  private backgroundRunning = false;
 
   /** False on a full disk: the alerts stay in memory and the next save writes them all (/ready says why). */
   save(alerts: Iterable<Alert>, cursor: number): boolean {
@@ -72,17 +72,18 @@ export class AlertFile {
    * one is already running; resolves false on a full disk, true otherwise.
    */
   saveInBackground(alerts: Iterable<Alert>, cursor: number): Promise<boolean> | undefined {
-    if (this.background) return undefined;
+    if (this.backgroundRunning) return undefined;
+    this.backgroundRunning = true;
     const gen = ++this.generation;
     const data = JSON.stringify({ cursor, alerts: [...alerts] } satisfies Saved);
-    const p = writeFileAtomicAsyncUnlessStale(this.path, data, 0o600, () => gen === this.generation).then(
-      () => true,
-      (err: unknown) => {
-        if (isDiskFull(err)) return false;
-        throw err;
-      },
-    );
-    this.background = p.finally(() => (this.background = undefined));
-    return p;
+    return writeFileAtomicAsyncUnlessStale(this.path, data, 0o600, () => gen === this.generation)
+      .then(
+        () => true,
+        (err: unknown) => {
+          if (isDiskFull(err)) return false;
+          throw err;
+        },
+      )
+      .finally(() => (this.backgroundRunning = false));
   }
 }

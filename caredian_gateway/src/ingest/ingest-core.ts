@@ -182,9 +182,12 @@ export class IngestCore implements GatewayModule {
         // A report that joins an alert already open for the device (a device repeating its fall,
         // several sensors seeing one fall) is in the event log and the alert's count; the add-on
         // log gets one warning per alert, not one per report (a busy device would flood it).
-        const line = { device_id: b.device_id, event_id: eventId, prob: b.prob, decided: decision !== undefined, via: who.via, ...(alert ? { alert: alert.id } : {}) };
-        if (alert && alert.id !== eventId) this.d.log.debug(line, 'fall reported by a device: joins the open alert');
-        else this.d.log.warn(line, 'fall reported by a device');
+        const joins = alert !== undefined && alert.id !== eventId;
+        if (!joins || this.d.log.isLevelEnabled('debug')) {
+          const line = { device_id: b.device_id, event_id: eventId, prob: b.prob, decided: decision !== undefined, via: who.via, ...(alert ? { alert: alert.id } : {}) };
+          if (joins) this.d.log.debug(line, 'fall reported by a device: joins the open alert');
+          else this.d.log.warn(line, 'fall reported by a device');
+        }
       }
       return { kind: duplicate ? 'duplicate' : 'stored', value };
     } catch (err) {

@@ -1,7 +1,8 @@
 // alerts.json: repeats inside an alert are saved off the event loop, and a synchronous save of a
 // real change (a new alert, an acknowledgement) made meanwhile is never overwritten by that older
 // background save.
-import { readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import { AlertFile, type Alert } from '../../src/alerting/alert-store.js';
 import { tempDir } from '../support/harness.js';
 
@@ -30,4 +31,16 @@ test('a synchronous save made while a background save runs wins', async () => {
   expect(saved(f)).toMatchObject({ cursor: 11, alerts: [{ id: 'a' }, { id: 'b' }] });
   expect(readdirSync(dir)).toEqual(['alerts.json']);
   expect(f.load().alerts.map((a) => a.id)).toEqual(['a', 'b']);
+});
+
+test('a background save that fails rejects to its caller, and the next one may run', async () => {
+  const dir = tempDir();
+  const f = new AlertFile(dir);
+  // alerts.json is a directory that is not empty: the rename fails after the temp file is written.
+  mkdirSync(join(f.path, 'inside'), { recursive: true });
+  await expect(f.saveInBackground([alert('a', 1)], 1)).rejects.toThrow();
+  expect(readdirSync(dir)).toEqual(['alerts.json']);
+  rmSync(f.path, { recursive: true });
+  await expect(f.saveInBackground([alert('a', 2)], 2)).resolves.toBe(true);
+  expect(saved(f)).toMatchObject({ cursor: 2, alerts: [{ id: 'a', falls: 2 }] });
 });
